@@ -1,0 +1,213 @@
+//! The tracking `GlobalAlloc` wrapper.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use crate::counters::{record_alloc, record_dealloc, record_failure, record_realloc};
+#[cfg(feature = "attribution")]
+use crate::subsystem::current_id;
+
+/// A [`GlobalAlloc`] that counts every byte that passes through it and forwards to `A`.
+///
+/// ```
+/// use ultra_alloc::TrackingAllocator;
+/// use std::alloc::System;
+///
+/// #[global_allocator]
+/// static GLOBAL: TrackingAllocator<System> = TrackingAllocator::new(System);
+/// # fn main() {}
+/// ```
+///
+/// Counters are process-wide (see [`crate::stats`]): install one tracking allocator per
+/// process. Figures count requested sizes (`Layout::size`), never the inner allocator's
+/// rounding or the attribution header.
+///
+/// With the `attribution` feature each block is preceded by a header of
+/// `max(16, align)` bytes whose last byte holds the id of the subsystem that allocated it,
+/// so that the free is debited from the same subsystem whatever thread or scope frees it.
+/// The header sits at an offset derived from the alignment only, so even a free with a
+/// wrong size finds it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TrackingAllocator<A> {
+    inner: A,
+}
+
+impl<A> TrackingAllocator<A> {
+    /// Wraps `inner`.
+    pub const fn new(inner: A) -> Self {
+        TrackingAllocator { inner }
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+/// Header size for a given alignment (attribution on).
+#[cfg(feature = "attribution")]
+#[inline(always)]
+const fn header(align: usize) -> usize {
+    if align > 16 {
+        align
+    } else {
+        16
+    }
+}
+
+/// The layout asked of the inner allocator for a user layout, or `None` on overflow.
+#[cfg(feature = "attribution")]
+#[inline(always)]
+fn outer(layout: Layout) -> Option<Layout> {
+    let h = header(layout.align());
+    let size = layout.size().checked_add(h)?;
+    Layout::from_size_align(size, h.max(layout.align())).ok()
+}
+
+#[cfg(feature = "attribution")]
+#[allow(unsafe_code)]
+// SAFETY: every method forwards to `A`'s implementation with a layout that has the same
+// alignment as the caller's (or larger) and a size enlarged by the header; the pointer returned
+// to the caller is the inner block's start plus `header(align)`, a multiple of the caller's
+// alignment, so it is aligned and has `layout.size()` usable bytes after it. The reverse
+// translation in `dealloc`/`realloc` uses the same header size, derived from the alignment that
+// the caller must pass unchanged, so the inner allocator always sees the pointer and layout it
+// handed out.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some(outer) = outer(layout) else {
+            record_failure();
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `outer` has non-zero size (it includes the header).
+        let base = unsafe { self.inner.alloc(outer) };
+        if base.is_null() {
+            record_failure();
+            return base;
+        }
+        let sub = current_id();
+        let h = header(layout.align());
+        // SAFETY: the block is `layout.size() + h` bytes long, so `base + h` is in bounds
+        // and `base + h - 1` is the last header byte.
+        unsafe {
+            let user = base.add(h);
+            user.sub(1).write(sub);
+            record_alloc(layout.size(), sub);
+            user
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let Some(outer) = outer(layout) else {
+            record_failure();
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `outer` has non-zero size.
+        let base = unsafe { self.inner.alloc_zeroed(outer) };
+        if base.is_null() {
+            record_failure();
+            return base;
+        }
+        let sub = current_id();
+        let h = header(layout.align());
+        // SAFETY: as in `alloc`.
+        unsafe {
+            let user = base.add(h);
+            user.sub(1).write(sub);
+            record_alloc(layout.size(), sub);
+            user
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let h = header(layout.align());
+        // SAFETY: `ptr` came from `alloc`/`realloc` with this alignment, so the block starts
+        // `h` bytes before it and its header byte is readable.
+        unsafe {
+            let base = ptr.sub(h);
+            let sub = ptr.sub(1).read();
+            record_dealloc(layout.size(), sub);
+            // `outer` cannot fail here: it succeeded when the block was allocated.
+            let outer = Layout::from_size_align_unchecked(layout.size() + h, h.max(layout.align()));
+            self.inner.dealloc(base, outer);
+        }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let h = header(layout.align());
+        let Some(new_outer) = new_size.checked_add(h) else {
+            record_failure();
+            return std::ptr::null_mut();
+        };
+        if Layout::from_size_align(new_outer, h.max(layout.align())).is_err() {
+            record_failure();
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as in `dealloc`, the block starts `h` bytes before `ptr`; the inner realloc
+        // preserves the header bytes since the new block is at least `h` bytes long.
+        unsafe {
+            let base = ptr.sub(h);
+            let sub = ptr.sub(1).read();
+            let outer = Layout::from_size_align_unchecked(layout.size() + h, h.max(layout.align()));
+            let new_base = self.inner.realloc(base, outer, new_outer);
+            if new_base.is_null() {
+                record_failure();
+                return new_base;
+            }
+            record_realloc(layout.size(), new_size, sub);
+            new_base.add(h)
+        }
+    }
+}
+
+#[cfg(not(feature = "attribution"))]
+#[allow(unsafe_code)]
+// SAFETY: every method forwards its arguments unchanged to `A`, which upholds the contract;
+// this wrapper only records figures after the inner call returns.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        let p = unsafe { self.inner.alloc(layout) };
+        if p.is_null() {
+            record_failure();
+        } else {
+            record_alloc(layout.size(), 0);
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
+        if p.is_null() {
+            record_failure();
+        } else {
+            record_alloc(layout.size(), 0);
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record_dealloc(layout.size(), 0);
+        // SAFETY: forwarded unchanged.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            record_failure();
+        } else {
+            record_realloc(layout.size(), new_size, 0);
+        }
+        p
+    }
+}

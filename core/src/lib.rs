@@ -1,0 +1,5 @@
+//! ultra-core (being written): cache, hash, json, snapshot.
+
+pub mod cache;
+pub mod hash;
+pub mod json;
