@@ -7,11 +7,12 @@
 //! atomic read-modify-write instructions.
 //!
 //! Live and peak figures: live bytes are `allocated − freed` summed over all slots, exact once
-//! writers are quiescent. The peak is a high-water mark kept in shared atomics that each thread
-//! updates only when its own net change since its last flush exceeds [`FLUSH_THRESHOLD`] (and at
-//! every [`stats`] read and thread exit). With `n` threads allocating concurrently it may differ
-//! from the true instantaneous peak by less than `n × FLUSH_THRESHOLD` bytes; with one thread it
-//! is exact.
+//! writers are quiescent. Peaks are high-water marks kept in shared atomics that a thread
+//! updates only when its net change in one subsystem since its last flush passes
+//! [`FLUSH_THRESHOLD`] (and at every [`stats`] read and thread exit). So a subsystem's peak may
+//! miss a short-lived high by less than `FLUSH_THRESHOLD` per running thread, and the total
+//! peak by less than `Subsystem::COUNT × FLUSH_THRESHOLD` per running thread; a single large
+//! allocation (≥ 64 KiB) is always reflected at once.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -49,18 +50,19 @@ fn bucket_of(size: usize) -> usize {
 const N_SUB: usize = Subsystem::COUNT;
 
 /// Counters of one slot. Cumulative counters only grow; drifts are signed.
+///
+/// Totals are derived on read so the hot path writes as little as possible: allocations are
+/// the sum of the histogram, allocated/freed bytes the sums over subsystems (without the
+/// `attribution` feature everything lands in subsystem 0).
 struct Counters {
-    allocs: AtomicU64,
+    histogram: [AtomicU64; HISTOGRAM_BUCKETS],
     deallocs: AtomicU64,
     reallocs: AtomicU64,
     failed: AtomicU64,
-    allocated: AtomicU64,
-    freed: AtomicU64,
-    histogram: [AtomicU64; HISTOGRAM_BUCKETS],
-    histogram_sum: AtomicU64,
+    /// Bytes added by growing reallocs (so that the histogram's sum can be derived).
+    realloc_grown: AtomicU64,
     sub_allocated: [AtomicU64; N_SUB],
     sub_freed: [AtomicU64; N_SUB],
-    drift: AtomicI64,
     sub_drift: [AtomicI64; N_SUB],
 }
 
@@ -75,17 +77,13 @@ impl Slot {
         Slot {
             owned: AtomicBool::new(false),
             c: Counters {
-                allocs: AtomicU64::new(0),
+                histogram: [const { AtomicU64::new(0) }; HISTOGRAM_BUCKETS],
                 deallocs: AtomicU64::new(0),
                 reallocs: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
-                allocated: AtomicU64::new(0),
-                freed: AtomicU64::new(0),
-                histogram: [const { AtomicU64::new(0) }; HISTOGRAM_BUCKETS],
-                histogram_sum: AtomicU64::new(0),
+                realloc_grown: AtomicU64::new(0),
                 sub_allocated: [const { AtomicU64::new(0) }; N_SUB],
                 sub_freed: [const { AtomicU64::new(0) }; N_SUB],
-                drift: AtomicI64::new(0),
                 sub_drift: [const { AtomicI64::new(0) }; N_SUB],
             },
         }
@@ -106,11 +104,22 @@ static SUB_PEAK: [AtomicU64; N_SUB] = [const { AtomicU64::new(0) }; N_SUB];
 const UNCLAIMED: usize = usize::MAX;
 const OVERFLOW_IDX: usize = usize::MAX - 1;
 
+/// Per-thread hot state, in one thread-local so the allocator pays one TLS look-up (which in a
+/// `dlopen`ed library is a call to `__tls_get_addr`).
+pub(crate) struct ThreadState {
+    /// Index of this thread's slot, or `UNCLAIMED` / `OVERFLOW_IDX`.
+    slot: Cell<usize>,
+    /// Id of the subsystem this thread is allocating for.
+    pub(crate) current: Cell<u8>,
+}
+
 thread_local! {
-    // Index of this thread's slot. `const`, no destructor: always readable, never allocates.
-    static SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    // `const`, no destructor: always readable, even during thread teardown; never allocates.
+    pub(crate) static STATE: ThreadState = const {
+        ThreadState { slot: Cell::new(UNCLAIMED), current: Cell::new(0) }
+    };
     // Has a destructor, so first touching it registers the thread-exit hook. Touched only
-    // while SLOT reads OVERFLOW_IDX, so any allocation made by that registration is recorded
+    // while the slot reads OVERFLOW_IDX, so any allocation made by that registration is recorded
     // in the overflow slot instead of recursing.
     static RELEASER: SlotReleaser = const { SlotReleaser { idx: Cell::new(UNCLAIMED) } };
 }
@@ -124,7 +133,7 @@ impl Drop for SlotReleaser {
         let idx = self.idx.get();
         if idx < SLOTS {
             // Later allocations of this thread (other TLS destructors) use the overflow slot.
-            SLOT.with(|s| s.set(OVERFLOW_IDX));
+            STATE.with(|s| s.slot.set(OVERFLOW_IDX));
             let slot = &TABLE[idx];
             flush(&slot.c, false);
             slot.owned.store(false, std::sync::atomic::Ordering::Release);
@@ -135,7 +144,11 @@ impl Drop for SlotReleaser {
 /// Returns this thread's slot and whether it is shared (must use atomic RMW).
 #[inline]
 fn slot() -> (&'static Counters, bool) {
-    let idx = SLOT.with(Cell::get);
+    slot_at(STATE.with(|s| s.slot.get()))
+}
+
+#[inline(always)]
+fn slot_at(idx: usize) -> (&'static Counters, bool) {
     if idx < SLOTS {
         (&TABLE[idx].c, false)
     } else if idx == UNCLAIMED {
@@ -147,7 +160,7 @@ fn slot() -> (&'static Counters, bool) {
 
 #[cold]
 fn claim() -> (&'static Counters, bool) {
-    SLOT.with(|s| s.set(OVERFLOW_IDX));
+    STATE.with(|s| s.slot.set(OVERFLOW_IDX));
     let Some(idx) = (0..SLOTS).find(|&i| {
         TABLE[i]
             .owned
@@ -156,14 +169,14 @@ fn claim() -> (&'static Counters, bool) {
     }) else {
         return (&OVERFLOW.c, true);
     };
-    // Registering the destructor may allocate; SLOT still reads OVERFLOW_IDX meanwhile.
+    // Registering the destructor may allocate; the slot still reads OVERFLOW_IDX meanwhile.
     let registered = RELEASER.try_with(|r| r.idx.set(idx)).is_ok();
     if !registered {
         TABLE[idx].owned.store(false, std::sync::atomic::Ordering::Release);
         return (&OVERFLOW.c, true);
     }
     HIGH_WATER.fetch_max(idx + 1, Relaxed);
-    SLOT.with(|s| s.set(idx));
+    STATE.with(|s| s.slot.set(idx));
     (&TABLE[idx].c, false)
 }
 
@@ -192,17 +205,7 @@ fn drift(a: &AtomicI64, v: i64, shared: bool) -> bool {
 /// Moves a slot's drifts into the shared live figures and raises the peaks.
 #[cold]
 fn flush(c: &Counters, shared: bool) {
-    let d = if shared {
-        c.drift.swap(0, Relaxed)
-    } else {
-        let d = c.drift.load(Relaxed);
-        c.drift.store(0, Relaxed);
-        d
-    };
-    if d != 0 {
-        let now = FLUSHED.fetch_add(d, Relaxed).wrapping_add(d);
-        PEAK.fetch_max(now.max(0) as u64, Relaxed);
-    }
+    let mut total = 0i64;
     for s in 0..N_SUB {
         let a = &c.sub_drift[s];
         let d = if shared {
@@ -213,44 +216,50 @@ fn flush(c: &Counters, shared: bool) {
             d
         };
         if d != 0 {
+            total = total.wrapping_add(d);
             let now = SUB_FLUSHED[s].fetch_add(d, Relaxed).wrapping_add(d);
             SUB_PEAK[s].fetch_max(now.max(0) as u64, Relaxed);
         }
     }
+    if total != 0 {
+        let now = FLUSHED.fetch_add(total, Relaxed).wrapping_add(total);
+        PEAK.fetch_max(now.max(0) as u64, Relaxed);
+    }
 }
 
-/// Records a successful allocation of `size` bytes credited to subsystem `sub`.
-#[inline]
-pub(crate) fn record_alloc(size: usize, sub: u8) {
-    let (c, shared) = slot();
-    let s = sub as usize % N_SUB;
-    add(&c.allocs, 1, shared);
-    add(&c.allocated, size as u64, shared);
-    add(&c.histogram[bucket_of(size)], 1, shared);
-    add(&c.histogram_sum, size as u64, shared);
+/// The counter index of subsystem id `sub`: itself with attribution, 0 without.
+#[inline(always)]
+fn sub_index(sub: u8) -> usize {
     if cfg!(feature = "attribution") {
-        add(&c.sub_allocated[s], size as u64, shared);
+        sub as usize % N_SUB
+    } else {
+        0
     }
-    let a = drift(&c.drift, size as i64, shared);
-    let b = cfg!(feature = "attribution") && drift(&c.sub_drift[s], size as i64, shared);
-    if a || b {
+}
+
+/// Records a successful allocation of `size` bytes, credited to this thread's current
+/// subsystem, which it returns (to be stored in the block's header).
+#[inline]
+pub(crate) fn record_alloc(size: usize) -> u8 {
+    let (idx, sub) = STATE.with(|s| (s.slot.get(), s.current.get()));
+    let (c, shared) = slot_at(idx);
+    let s = sub_index(sub);
+    add(&c.histogram[bucket_of(size)], 1, shared);
+    add(&c.sub_allocated[s], size as u64, shared);
+    if drift(&c.sub_drift[s], size as i64, shared) {
         flush(c, shared);
     }
+    sub
 }
 
 /// Records a deallocation of `size` bytes that had been credited to subsystem `sub`.
 #[inline]
 pub(crate) fn record_dealloc(size: usize, sub: u8) {
     let (c, shared) = slot();
-    let s = sub as usize % N_SUB;
+    let s = sub_index(sub);
     add(&c.deallocs, 1, shared);
-    add(&c.freed, size as u64, shared);
-    if cfg!(feature = "attribution") {
-        add(&c.sub_freed[s], size as u64, shared);
-    }
-    let a = drift(&c.drift, -(size as i64), shared);
-    let b = cfg!(feature = "attribution") && drift(&c.sub_drift[s], -(size as i64), shared);
-    if a || b {
+    add(&c.sub_freed[s], size as u64, shared);
+    if drift(&c.sub_drift[s], -(size as i64), shared) {
         flush(c, shared);
     }
 }
@@ -259,23 +268,15 @@ pub(crate) fn record_dealloc(size: usize, sub: u8) {
 #[inline]
 pub(crate) fn record_realloc(old: usize, new: usize, sub: u8) {
     let (c, shared) = slot();
-    let s = sub as usize % N_SUB;
+    let s = sub_index(sub);
     add(&c.reallocs, 1, shared);
-    let delta = new as i64 - old as i64;
     if new >= old {
-        add(&c.allocated, (new - old) as u64, shared);
-        if cfg!(feature = "attribution") {
-            add(&c.sub_allocated[s], (new - old) as u64, shared);
-        }
+        add(&c.sub_allocated[s], (new - old) as u64, shared);
+        add(&c.realloc_grown, (new - old) as u64, shared);
     } else {
-        add(&c.freed, (old - new) as u64, shared);
-        if cfg!(feature = "attribution") {
-            add(&c.sub_freed[s], (old - new) as u64, shared);
-        }
+        add(&c.sub_freed[s], (old - new) as u64, shared);
     }
-    let a = drift(&c.drift, delta, shared);
-    let b = cfg!(feature = "attribution") && drift(&c.sub_drift[s], delta, shared);
-    if a || b {
+    if drift(&c.sub_drift[s], new as i64 - old as i64, shared) {
         flush(c, shared);
     }
 }
@@ -338,62 +339,72 @@ impl AllocStats {
     }
 }
 
-fn sum(c: &Counters, acc: &mut AllocStats, sub: &mut [SubsystemStats; N_SUB]) {
-    acc.allocations = acc.allocations.wrapping_add(c.allocs.load(Relaxed));
-    acc.deallocations = acc.deallocations.wrapping_add(c.deallocs.load(Relaxed));
-    acc.reallocations = acc.reallocations.wrapping_add(c.reallocs.load(Relaxed));
-    acc.failed_allocations = acc.failed_allocations.wrapping_add(c.failed.load(Relaxed));
-    acc.allocated_bytes = acc.allocated_bytes.wrapping_add(c.allocated.load(Relaxed));
-    acc.freed_bytes = acc.freed_bytes.wrapping_add(c.freed.load(Relaxed));
+/// Running sums over slots (wrapping: each slot's counters only grow).
+#[derive(Default)]
+struct Sums {
+    histogram: [u64; HISTOGRAM_BUCKETS],
+    deallocs: u64,
+    reallocs: u64,
+    failed: u64,
+    realloc_grown: u64,
+    sub_allocated: [u64; N_SUB],
+    sub_freed: [u64; N_SUB],
+}
+
+fn sum(c: &Counters, acc: &mut Sums) {
     for (h, a) in acc.histogram.iter_mut().zip(&c.histogram) {
         *h = h.wrapping_add(a.load(Relaxed));
     }
-    acc.histogram_sum = acc.histogram_sum.wrapping_add(c.histogram_sum.load(Relaxed));
-    for (s, st) in sub.iter_mut().enumerate() {
-        st.allocated_bytes = st
-            .allocated_bytes
-            .wrapping_add(c.sub_allocated[s].load(Relaxed));
-        st.freed_bytes = st.freed_bytes.wrapping_add(c.sub_freed[s].load(Relaxed));
+    acc.deallocs = acc.deallocs.wrapping_add(c.deallocs.load(Relaxed));
+    acc.reallocs = acc.reallocs.wrapping_add(c.reallocs.load(Relaxed));
+    acc.failed = acc.failed.wrapping_add(c.failed.load(Relaxed));
+    acc.realloc_grown = acc.realloc_grown.wrapping_add(c.realloc_grown.load(Relaxed));
+    for s in 0..N_SUB {
+        acc.sub_allocated[s] = acc.sub_allocated[s].wrapping_add(c.sub_allocated[s].load(Relaxed));
+        acc.sub_freed[s] = acc.sub_freed[s].wrapping_add(c.sub_freed[s].load(Relaxed));
     }
 }
 
 /// Reads every counter. Exact when no other thread is allocating; otherwise each figure
 /// lags by at most the allocations in flight during the read. Never allocates.
 pub fn stats() -> AllocStats {
-    let mut acc = AllocStats {
-        live_bytes: 0,
-        peak_bytes: 0,
-        allocated_bytes: 0,
-        freed_bytes: 0,
-        allocations: 0,
-        deallocations: 0,
-        reallocations: 0,
-        failed_allocations: 0,
-        histogram: [0; HISTOGRAM_BUCKETS],
-        histogram_sum: 0,
-        subsystems: None,
-        thread_slots: 0,
-    };
-    let mut sub = [SubsystemStats::default(); N_SUB];
+    let mut acc = Sums::default();
     let high = HIGH_WATER.load(Relaxed).min(SLOTS);
     for slot in &TABLE[..high] {
-        sum(&slot.c, &mut acc, &mut sub);
+        sum(&slot.c, &mut acc);
     }
-    sum(&OVERFLOW.c, &mut acc, &mut sub);
-    acc.thread_slots = high as u64;
+    sum(&OVERFLOW.c, &mut acc);
 
+    let allocated_bytes = acc.sub_allocated.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+    let freed_bytes = acc.sub_freed.iter().fold(0u64, |a, &b| a.wrapping_add(b));
     // A free seen before the matching allocation on another thread can make a running
     // reading transiently negative: clamp at zero.
-    acc.live_bytes = acc.allocated_bytes.saturating_sub(acc.freed_bytes);
-    acc.peak_bytes = PEAK.fetch_max(acc.live_bytes, Relaxed).max(acc.live_bytes);
-    if cfg!(feature = "attribution") {
-        for (s, st) in sub.iter_mut().enumerate() {
-            st.live_bytes = st.allocated_bytes.saturating_sub(st.freed_bytes);
-            st.peak_bytes = SUB_PEAK[s].fetch_max(st.live_bytes, Relaxed).max(st.live_bytes);
-        }
-        acc.subsystems = Some(sub);
+    let live_bytes = allocated_bytes.saturating_sub(freed_bytes);
+    let subsystems = cfg!(feature = "attribution").then(|| {
+        std::array::from_fn(|s| {
+            let live = acc.sub_allocated[s].saturating_sub(acc.sub_freed[s]);
+            SubsystemStats {
+                live_bytes: live,
+                peak_bytes: SUB_PEAK[s].fetch_max(live, Relaxed).max(live),
+                allocated_bytes: acc.sub_allocated[s],
+                freed_bytes: acc.sub_freed[s],
+            }
+        })
+    });
+    AllocStats {
+        live_bytes,
+        peak_bytes: PEAK.fetch_max(live_bytes, Relaxed).max(live_bytes),
+        allocated_bytes,
+        freed_bytes,
+        allocations: acc.histogram.iter().fold(0u64, |a, &b| a.wrapping_add(b)),
+        deallocations: acc.deallocs,
+        reallocations: acc.reallocs,
+        failed_allocations: acc.failed,
+        histogram: acc.histogram,
+        histogram_sum: allocated_bytes.wrapping_sub(acc.realloc_grown),
+        subsystems,
+        thread_slots: high as u64,
     }
-    acc
 }
 
 /// Flushes the calling thread's drift so the peaks include its latest allocations.

@@ -11,11 +11,10 @@
 //! let v = scope(Subsystem::Cache, || vec![0u8; 4096]);
 //! let after = stats();
 //! assert_eq!(after.live_bytes - before.live_bytes, 4096);
-//! assert_eq!(
-//!     after.subsystem(Subsystem::Cache).unwrap().live_bytes
-//!         - before.subsystem(Subsystem::Cache).unwrap().live_bytes,
-//!     4096
-//! );
+//! // `None` when built without the `attribution` feature.
+//! if let (Some(a), Some(b)) = (after.subsystem(Subsystem::Cache), before.subsystem(Subsystem::Cache)) {
+//!     assert_eq!(a.live_bytes - b.live_bytes, 4096);
+//! }
 //! drop(v);
 //! assert_eq!(stats().live_bytes, before.live_bytes);
 //! ```

@@ -1,8 +1,9 @@
 //! Subsystems and the per-thread allocation scope.
 
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
+
+use crate::counters::STATE;
 
 /// The part of the program an allocation is credited to.
 ///
@@ -81,7 +82,7 @@ impl Subsystem {
     ///
     /// Guards nest: dropping one restores the subsystem that was active before it.
     pub fn enter(self) -> ScopeGuard {
-        let previous = CURRENT.with(|c| c.replace(self as u8));
+        let previous = STATE.with(|s| s.current.replace(self as u8));
         ScopeGuard {
             previous,
             _not_send: PhantomData,
@@ -95,16 +96,10 @@ impl fmt::Display for Subsystem {
     }
 }
 
-thread_local! {
-    // `const` initialiser, no destructor: reading it never allocates and never fails,
-    // even while the thread is being torn down.
-    static CURRENT: Cell<u8> = const { Cell::new(Subsystem::Other as u8) };
-}
-
-/// The id of this thread's current subsystem (hot path of the allocator).
+/// The id of this thread's current subsystem.
 #[inline]
 pub(crate) fn current_id() -> u8 {
-    CURRENT.with(Cell::get)
+    STATE.with(|s| s.current.get())
 }
 
 /// Restores the previously active subsystem when dropped. Returned by [`Subsystem::enter`].
@@ -119,7 +114,7 @@ pub struct ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.previous));
+        STATE.with(|s| s.current.set(self.previous));
     }
 }
 

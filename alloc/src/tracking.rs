@@ -3,8 +3,6 @@
 use std::alloc::{GlobalAlloc, Layout};
 
 use crate::counters::{record_alloc, record_dealloc, record_failure, record_realloc};
-#[cfg(feature = "attribution")]
-use crate::subsystem::current_id;
 
 /// A [`GlobalAlloc`] that counts every byte that passes through it and forwards to `A`.
 ///
@@ -85,14 +83,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
             record_failure();
             return base;
         }
-        let sub = current_id();
         let h = header(layout.align());
+        let sub = record_alloc(layout.size());
         // SAFETY: the block is `layout.size() + h` bytes long, so `base + h` is in bounds
         // and `base + h - 1` is the last header byte.
         unsafe {
             let user = base.add(h);
             user.sub(1).write(sub);
-            record_alloc(layout.size(), sub);
             user
         }
     }
@@ -109,13 +106,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
             record_failure();
             return base;
         }
-        let sub = current_id();
         let h = header(layout.align());
+        let sub = record_alloc(layout.size());
         // SAFETY: as in `alloc`.
         unsafe {
             let user = base.add(h);
             user.sub(1).write(sub);
-            record_alloc(layout.size(), sub);
             user
         }
     }
@@ -175,7 +171,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
         if p.is_null() {
             record_failure();
         } else {
-            record_alloc(layout.size(), 0);
+            record_alloc(layout.size());
         }
         p
     }
@@ -187,7 +183,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
         if p.is_null() {
             record_failure();
         } else {
-            record_alloc(layout.size(), 0);
+            record_alloc(layout.size());
         }
         p
     }
