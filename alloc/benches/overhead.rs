@@ -19,7 +19,9 @@ use ultra_alloc::{scope, Jemalloc, Subsystem, TrackingAllocator};
 
 /// Sizes cycled through by the workload: mostly small, some medium, a few large, like a
 /// request-processing service.
-const SIZES: [usize; 16] = [16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 40, 80, 2048, 8, 4096, 16384];
+const SIZES: [usize; 16] = [
+    16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 40, 80, 2048, 8, 4096, 16384,
+];
 /// Live blocks kept in flight (a ring), so frees are not strictly LIFO.
 const RING: usize = 256;
 /// Operations per workload iteration.
@@ -33,7 +35,12 @@ fn workload<A: GlobalAlloc>(a: &A, ring: &mut [(usize, usize); RING]) {
         let slot = &mut ring[i % RING];
         if slot.0 != 0 {
             // SAFETY: allocated below with this size and alignment 8.
-            unsafe { a.dealloc(slot.0 as *mut u8, Layout::from_size_align_unchecked(slot.1, 8)) };
+            unsafe {
+                a.dealloc(
+                    slot.0 as *mut u8,
+                    Layout::from_size_align_unchecked(slot.1, 8),
+                )
+            };
         }
         // SAFETY: non-zero size, alignment 8.
         let mut p = unsafe { a.alloc(Layout::from_size_align_unchecked(size, 8)) };
@@ -56,14 +63,24 @@ fn drain<A: GlobalAlloc>(a: &A, ring: &mut [(usize, usize); RING]) {
     for slot in ring.iter_mut() {
         if slot.0 != 0 {
             // SAFETY: allocated by `workload` with this size and alignment 8.
-            unsafe { a.dealloc(slot.0 as *mut u8, Layout::from_size_align_unchecked(slot.1, 8)) };
+            unsafe {
+                a.dealloc(
+                    slot.0 as *mut u8,
+                    Layout::from_size_align_unchecked(slot.1, 8),
+                )
+            };
             *slot = (0, 0);
         }
     }
 }
 
 /// Runs `iters` workload iterations on `threads` threads at once; returns the wall time.
-fn timed<A: GlobalAlloc + Sync>(a: &A, threads: usize, iters: u64, sub: Option<Subsystem>) -> Duration {
+fn timed<A: GlobalAlloc + Sync>(
+    a: &A,
+    threads: usize,
+    iters: u64,
+    sub: Option<Subsystem>,
+) -> Duration {
     let barrier = std::sync::Barrier::new(threads);
     let start = std::sync::OnceLock::new();
     std::thread::scope(|s| {
@@ -87,7 +104,11 @@ fn timed<A: GlobalAlloc + Sync>(a: &A, threads: usize, iters: u64, sub: Option<S
                 })
             })
             .collect();
-        let end = handles.into_iter().map(|h| h.join().unwrap()).max().unwrap();
+        let end = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .max()
+            .unwrap();
         end - *start.get().unwrap()
     })
 }
@@ -101,13 +122,21 @@ fn overhead(c: &mut Criterion) {
     for threads in [1usize, 2] {
         let mut g = c.benchmark_group(format!("alloc_{threads}t"));
         g.throughput(criterion::Throughput::Elements((OPS * threads) as u64));
-        g.bench_function("raw_jemalloc", |b| b.iter_custom(|n| timed(&RAW_JE, threads, n, None)));
-        g.bench_function("tracked_jemalloc", |b| b.iter_custom(|n| timed(&TRACKED_JE, threads, n, None)));
+        g.bench_function("raw_jemalloc", |b| {
+            b.iter_custom(|n| timed(&RAW_JE, threads, n, None))
+        });
+        g.bench_function("tracked_jemalloc", |b| {
+            b.iter_custom(|n| timed(&TRACKED_JE, threads, n, None))
+        });
         g.bench_function("tracked_jemalloc_in_scope", |b| {
             b.iter_custom(|n| timed(&TRACKED_JE, threads, n, Some(Subsystem::Cache)))
         });
-        g.bench_function("raw_system", |b| b.iter_custom(|n| timed(&RAW_SYS, threads, n, None)));
-        g.bench_function("tracked_system", |b| b.iter_custom(|n| timed(&TRACKED_SYS, threads, n, None)));
+        g.bench_function("raw_system", |b| {
+            b.iter_custom(|n| timed(&RAW_SYS, threads, n, None))
+        });
+        g.bench_function("tracked_system", |b| {
+            b.iter_custom(|n| timed(&TRACKED_SYS, threads, n, None))
+        });
         g.finish();
     }
 }

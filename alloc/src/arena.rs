@@ -140,61 +140,71 @@ impl Arena {
         self.config
     }
 
-    /// Allocates `layout` and returns a pointer valid until the next [`Arena::reset`] or drop.
-    pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, ArenaError> {
+    /// The bump allocator, created with the first chunk on first use.
+    fn bump(&self, layout: Layout) -> Result<&Bump, ArenaError> {
         let limit = self.config.limit_bytes;
-        let exceeded = ArenaError::LimitExceeded {
-            requested: layout.size(),
-            reserved: self.reserved.get(),
-            limit,
-        };
         if layout.size() > limit {
-            return Err(exceeded);
+            return Err(self.exceeded(layout.size()));
         }
-        let bump = match self.bump.get() {
-            Some(b) => b,
-            None => {
-                let first = self.config.chunk_bytes.max(layout.size() + layout.align()).min(limit);
-                let b = scope(Subsystem::Arena, || Bump::try_with_capacity(first))
-                    .map_err(|_| exceeded)?;
-                b.set_allocation_limit(Some(limit));
-                self.bump.get_or_init(|| b)
-            }
-        };
-        let ptr = scope(Subsystem::Arena, || bump.try_alloc_layout(layout)).map_err(|_| exceeded)?;
+        if let Some(b) = self.bump.get() {
+            return Ok(b);
+        }
+        let first = self
+            .config
+            .chunk_bytes
+            .max(layout.size().saturating_add(layout.align()))
+            .min(limit);
+        let b = scope(Subsystem::Arena, || Bump::try_with_capacity(first))
+            .map_err(|_| self.exceeded(layout.size()))?;
+        b.set_allocation_limit(Some(limit));
+        Ok(self.bump.get_or_init(|| b))
+    }
+
+    fn exceeded(&self, requested: usize) -> ArenaError {
+        ArenaError::LimitExceeded {
+            requested,
+            reserved: self.reserved.get(),
+            limit: self.config.limit_bytes,
+        }
+    }
+
+    /// Runs one bumpalo allocation of `layout` in the arena's scope and accounts for it.
+    fn alloc_with<'a, T>(
+        &'a self,
+        layout: Layout,
+        f: impl FnOnce(&'a Bump) -> Result<T, bumpalo::AllocErr>,
+    ) -> Result<T, ArenaError> {
+        let bump = self.bump(layout)?;
+        let out = scope(Subsystem::Arena, || f(bump)).map_err(|_| self.exceeded(layout.size()))?;
         self.used.set(self.used.get() + layout.size());
         TOTAL_USED.fetch_add(layout.size() as i64, Relaxed);
         self.sync_reserved(bump);
-        Ok(ptr)
+        Ok(out)
+    }
+
+    /// Allocates `layout` and returns a pointer valid until the next [`Arena::reset`] or drop.
+    pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, ArenaError> {
+        self.alloc_with(layout, |b| b.try_alloc_layout(layout))
     }
 
     /// Allocates `size` zeroed bytes.
+    // Each call returns fresh memory no other reference points to, as bumpalo's own `alloc`.
+    #[allow(clippy::mut_from_ref)]
     pub fn alloc_zeroed(&self, size: usize) -> Result<&mut [u8], ArenaError> {
         let layout = Layout::from_size_align(size, 1)
             .map_err(|_| ArenaError::InvalidLayout { size, align: 1 })?;
-        let ptr = self.alloc_layout(layout)?;
-        // SAFETY: `ptr` points at `size` fresh bytes owned by the arena, not aliased by any
-        // other allocation, valid until `reset` (which needs `&mut self`) or drop.
-        #[allow(unsafe_code)]
-        unsafe {
-            ptr.as_ptr().write_bytes(0, size);
-            Ok(std::slice::from_raw_parts_mut(ptr.as_ptr(), size))
-        }
+        self.alloc_with(layout, |b| b.try_alloc_slice_fill_copy(size, 0u8))
     }
 
     /// Copies `src` into the arena.
+    #[allow(clippy::mut_from_ref)]
     pub fn alloc_copy(&self, src: &[u8]) -> Result<&mut [u8], ArenaError> {
-        let layout = Layout::from_size_align(src.len(), 1).map_err(|_| ArenaError::InvalidLayout {
-            size: src.len(),
-            align: 1,
-        })?;
-        let ptr = self.alloc_layout(layout)?;
-        // SAFETY: as in `alloc_zeroed`; `src` cannot overlap fresh arena memory.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len());
-            Ok(std::slice::from_raw_parts_mut(ptr.as_ptr(), src.len()))
-        }
+        let layout =
+            Layout::from_size_align(src.len(), 1).map_err(|_| ArenaError::InvalidLayout {
+                size: src.len(),
+                align: 1,
+            })?;
+        self.alloc_with(layout, |b| b.try_alloc_slice_copy(src))
     }
 
     /// Invalidates every allocation; keeps the last chunk for reuse, frees the others.

@@ -133,7 +133,10 @@ fn parse_addr(s: &str) -> Option<SocketAddr> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Some(addr);
     }
-    let host = s.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(s);
+    let host = s
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(s);
     host.parse::<IpAddr>()
         .ok()
         .map(|ip| SocketAddr::new(ip, DEFAULT_EXPORTER_PORT))
@@ -196,11 +199,41 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut c = Config::default();
         let l = &mut lookup;
-        field(l, "ULTRA_POOL_INITIAL", COUNT, |s| s.trim().parse().ok(), &mut c.pool_initial)?;
-        field(l, "ULTRA_POOL_MAX", COUNT, |s| s.trim().parse().ok(), &mut c.pool_max)?;
-        field(l, "ULTRA_POOL_BUFFER_BYTES", SIZE, parse_pos_size, &mut c.pool_buffer_bytes)?;
-        field(l, "ULTRA_ARENA_CHUNK_BYTES", SIZE, parse_pos_size, &mut c.arena_chunk_bytes)?;
-        field(l, "ULTRA_ARENA_LIMIT_BYTES", SIZE, parse_pos_size, &mut c.arena_limit_bytes)?;
+        field(
+            l,
+            "ULTRA_POOL_INITIAL",
+            COUNT,
+            |s| s.trim().parse().ok(),
+            &mut c.pool_initial,
+        )?;
+        field(
+            l,
+            "ULTRA_POOL_MAX",
+            COUNT,
+            |s| s.trim().parse().ok(),
+            &mut c.pool_max,
+        )?;
+        field(
+            l,
+            "ULTRA_POOL_BUFFER_BYTES",
+            SIZE,
+            parse_pos_size,
+            &mut c.pool_buffer_bytes,
+        )?;
+        field(
+            l,
+            "ULTRA_ARENA_CHUNK_BYTES",
+            SIZE,
+            parse_pos_size,
+            &mut c.arena_chunk_bytes,
+        )?;
+        field(
+            l,
+            "ULTRA_ARENA_LIMIT_BYTES",
+            SIZE,
+            parse_pos_size,
+            &mut c.arena_limit_bytes,
+        )?;
         let some = |f: fn(&str) -> Option<usize>| move |s: &str| f(s).map(Some);
         field(
             l,
@@ -209,7 +242,13 @@ impl Config {
             some(|s| s.trim().parse().ok()),
             &mut c.cache_max_entries,
         )?;
-        field(l, "ULTRA_CACHE_MAX_BYTES", SIZE, some(parse_size), &mut c.cache_max_bytes)?;
+        field(
+            l,
+            "ULTRA_CACHE_MAX_BYTES",
+            SIZE,
+            some(parse_size),
+            &mut c.cache_max_bytes,
+        )?;
         field(
             l,
             "ULTRA_CACHE_TTL_MS",
@@ -231,8 +270,20 @@ impl Config {
             |s| parse_bool(s).map(Some),
             &mut c.jemalloc_background_thread,
         )?;
-        field(l, "ULTRA_TRIM_INTERVAL_MS", MILLIS, |s| s.trim().parse().ok(), &mut c.trim_interval_ms)?;
-        field(l, "ULTRA_EXPORTER_ADDR", ADDR, parse_addr, &mut c.exporter_addr)?;
+        field(
+            l,
+            "ULTRA_TRIM_INTERVAL_MS",
+            MILLIS,
+            |s| s.trim().parse().ok(),
+            &mut c.trim_interval_ms,
+        )?;
+        field(
+            l,
+            "ULTRA_EXPORTER_ADDR",
+            ADDR,
+            parse_addr,
+            &mut c.exporter_addr,
+        )?;
         field(
             l,
             "ULTRA_EXPORTER_SD_DIR",
@@ -348,8 +399,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -371,7 +424,16 @@ mod tests {
         assert_eq!(parse_size("2MiB"), Some(2 << 20));
         assert_eq!(parse_size("1GiB"), Some(1 << 30));
         assert_eq!(parse_size("12B"), Some(12));
-        for bad in ["", "KiB", "64XB", "64kb", "-1", "1.5MiB", "99999999999999999999", "17179869184GiB"] {
+        for bad in [
+            "",
+            "KiB",
+            "64XB",
+            "64kb",
+            "-1",
+            "1.5MiB",
+            "99999999999999999999",
+            "17179869184GiB",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
     }
@@ -415,9 +477,15 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         let cases: &[(&str, &[&str])] = &[
-            ("ULTRA_POOL_INITIAL", &["abc", "-1", "1.5", "99999999999999999999999"]),
+            (
+                "ULTRA_POOL_INITIAL",
+                &["abc", "-1", "1.5", "99999999999999999999999"],
+            ),
             ("ULTRA_POOL_MAX", &["many", "-3"]),
-            ("ULTRA_POOL_BUFFER_BYTES", &["64XB", "0", "-1", "17179869184GiB"]),
+            (
+                "ULTRA_POOL_BUFFER_BYTES",
+                &["64XB", "0", "-1", "17179869184GiB"],
+            ),
             ("ULTRA_ARENA_CHUNK_BYTES", &["1.5MiB", "0", "64kb"]),
             ("ULTRA_ARENA_LIMIT_BYTES", &["lots", "0"]),
             ("ULTRA_CACHE_MAX_ENTRIES", &["-5", "ten"]),
@@ -426,7 +494,10 @@ mod tests {
             ("ULTRA_JEMALLOC_DIRTY_DECAY_MS", &["-2", "soon"]),
             ("ULTRA_JEMALLOC_BACKGROUND_THREAD", &["maybe", "2"]),
             ("ULTRA_TRIM_INTERVAL_MS", &["-100", "5s"]),
-            ("ULTRA_EXPORTER_ADDR", &["localhost:abc", "999.1.1.1", ":9090"]),
+            (
+                "ULTRA_EXPORTER_ADDR",
+                &["localhost:abc", "999.1.1.1", ":9090"],
+            ),
         ];
         for (var, values) in cases {
             for value in *values {
@@ -439,20 +510,38 @@ mod tests {
             }
         }
         // ULTRA_EXPORTER_SD_DIR accepts any non-empty path; empty means unset.
-        assert_eq!(with(&[("ULTRA_EXPORTER_SD_DIR", "")]).unwrap().exporter_sd_dir, None);
+        assert_eq!(
+            with(&[("ULTRA_EXPORTER_SD_DIR", "")])
+                .unwrap()
+                .exporter_sd_dir,
+            None
+        );
     }
 
     #[test]
     fn chunk_larger_than_limit_is_rejected() {
-        let e = with(&[("ULTRA_ARENA_CHUNK_BYTES", "2MiB"), ("ULTRA_ARENA_LIMIT_BYTES", "1MiB")])
-            .unwrap_err();
+        let e = with(&[
+            ("ULTRA_ARENA_CHUNK_BYTES", "2MiB"),
+            ("ULTRA_ARENA_LIMIT_BYTES", "1MiB"),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "ULTRA_ARENA_CHUNK_BYTES");
     }
 
     #[test]
     fn builder_validates() {
         assert!(Config::builder().pool_initial(3).build().is_ok());
-        assert_eq!(Config::builder().arena_limit_bytes(0).build().unwrap_err().var, "ULTRA_ARENA_LIMIT_BYTES");
-        assert!(Config::builder().jemalloc_dirty_decay_ms(Some(-7)).build().is_err());
+        assert_eq!(
+            Config::builder()
+                .arena_limit_bytes(0)
+                .build()
+                .unwrap_err()
+                .var,
+            "ULTRA_ARENA_LIMIT_BYTES"
+        );
+        assert!(Config::builder()
+            .jemalloc_dirty_decay_ms(Some(-7))
+            .build()
+            .is_err());
     }
 }

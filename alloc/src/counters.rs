@@ -136,7 +136,8 @@ impl Drop for SlotReleaser {
             STATE.with(|s| s.slot.set(OVERFLOW_IDX));
             let slot = &TABLE[idx];
             flush(&slot.c, false);
-            slot.owned.store(false, std::sync::atomic::Ordering::Release);
+            slot.owned
+                .store(false, std::sync::atomic::Ordering::Release);
         }
     }
 }
@@ -172,7 +173,9 @@ fn claim() -> (&'static Counters, bool) {
     // Registering the destructor may allocate; the slot still reads OVERFLOW_IDX meanwhile.
     let registered = RELEASER.try_with(|r| r.idx.set(idx)).is_ok();
     if !registered {
-        TABLE[idx].owned.store(false, std::sync::atomic::Ordering::Release);
+        TABLE[idx]
+            .owned
+            .store(false, std::sync::atomic::Ordering::Release);
         return (&OVERFLOW.c, true);
     }
     HIGH_WATER.fetch_max(idx + 1, Relaxed);
@@ -358,7 +361,9 @@ fn sum(c: &Counters, acc: &mut Sums) {
     acc.deallocs = acc.deallocs.wrapping_add(c.deallocs.load(Relaxed));
     acc.reallocs = acc.reallocs.wrapping_add(c.reallocs.load(Relaxed));
     acc.failed = acc.failed.wrapping_add(c.failed.load(Relaxed));
-    acc.realloc_grown = acc.realloc_grown.wrapping_add(c.realloc_grown.load(Relaxed));
+    acc.realloc_grown = acc
+        .realloc_grown
+        .wrapping_add(c.realloc_grown.load(Relaxed));
     for s in 0..N_SUB {
         acc.sub_allocated[s] = acc.sub_allocated[s].wrapping_add(c.sub_allocated[s].load(Relaxed));
         acc.sub_freed[s] = acc.sub_freed[s].wrapping_add(c.sub_freed[s].load(Relaxed));
@@ -375,7 +380,10 @@ pub fn stats() -> AllocStats {
     }
     sum(&OVERFLOW.c, &mut acc);
 
-    let allocated_bytes = acc.sub_allocated.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+    let allocated_bytes = acc
+        .sub_allocated
+        .iter()
+        .fold(0u64, |a, &b| a.wrapping_add(b));
     let freed_bytes = acc.sub_freed.iter().fold(0u64, |a, &b| a.wrapping_add(b));
     // A free seen before the matching allocation on another thread can make a running
     // reading transiently negative: clamp at zero.

@@ -10,7 +10,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JemallocError {
     /// The crate was built without the `jemalloc` feature.
-    #[error("jemalloc figures are not available: ultra-alloc was built without the `jemalloc` feature")]
+    #[error(
+        "jemalloc figures are not available: ultra-alloc was built without the `jemalloc` feature"
+    )]
     NotAvailable,
     /// `mallctl` failed for the named control.
     #[error("jemalloc control `{name}` failed: {reason}")]

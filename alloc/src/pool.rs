@@ -158,7 +158,9 @@ impl BufferPool {
 
     fn lock(&self, class: usize) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
         // A poisoned class list is still a valid list of buffers.
-        self.classes[class].lock().unwrap_or_else(|e| e.into_inner())
+        self.classes[class]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes an empty buffer with capacity for at least `size` bytes. The caller must hand it

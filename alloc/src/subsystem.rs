@@ -140,7 +140,9 @@ mod tests {
         assert_eq!(Subsystem::current(), Subsystem::Other);
         scope(Subsystem::Cache, || {
             assert_eq!(Subsystem::current(), Subsystem::Cache);
-            scope(Subsystem::Json, || assert_eq!(Subsystem::current(), Subsystem::Json));
+            scope(Subsystem::Json, || {
+                assert_eq!(Subsystem::current(), Subsystem::Json)
+            });
             assert_eq!(Subsystem::current(), Subsystem::Cache);
         });
         assert_eq!(Subsystem::current(), Subsystem::Other);

@@ -55,10 +55,17 @@ fn cross_thread_handoff_is_exact() {
     for s in Subsystem::ALL {
         assert_eq!(a[s.index()].live_bytes, b[s.index()].live_bytes, "{s}");
         let credited = a[s.index()].allocated_bytes - b[s.index()].allocated_bytes;
-        assert!(credited >= sent[s.index()], "{s}: credited {credited} < sent {}", sent[s.index()]);
+        assert!(
+            credited >= sent[s.index()],
+            "{s}: credited {credited} < sent {}",
+            sent[s.index()]
+        );
     }
     assert_eq!(after.live_bytes, before.live_bytes);
-    assert_eq!(a.iter().map(|x| x.live_bytes).sum::<u64>(), after.live_bytes);
+    assert_eq!(
+        a.iter().map(|x| x.live_bytes).sum::<u64>(),
+        after.live_bytes
+    );
 }
 
 /// A block allocated in a scope and still alive shows under that subsystem on every reading,
@@ -69,13 +76,19 @@ fn live_blocks_stay_credited() {
     let seen = std::thread::spawn(|| stats().subsystem(Subsystem::Pool).unwrap().live_bytes)
         .join()
         .unwrap();
-    assert_eq!(seen - before.subsystem(Subsystem::Pool).unwrap().live_bytes, 1 << 16);
+    assert_eq!(
+        seen - before.subsystem(Subsystem::Pool).unwrap().live_bytes,
+        1 << 16
+    );
     drop(kept);
 }
 
 fn main() {
     let mut checks = common::ALL.to_vec();
-    checks.push(("cross_thread_handoff_is_exact", cross_thread_handoff_is_exact));
+    checks.push((
+        "cross_thread_handoff_is_exact",
+        cross_thread_handoff_is_exact,
+    ));
     checks.push(("live_blocks_stay_credited", live_blocks_stay_credited));
     common::run(&checks);
 }

@@ -14,7 +14,10 @@ fn jemalloc_stats_and_trim() {
     let j0 = jemalloc::stats().unwrap();
     let blocks: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 1 << 20]).collect();
     let j1 = jemalloc::stats().unwrap();
-    assert!(j1.allocated >= j0.allocated + (64 << 20), "{j0:?} -> {j1:?}");
+    assert!(
+        j1.allocated >= j0.allocated + (64 << 20),
+        "{j0:?} -> {j1:?}"
+    );
     assert!(j1.active >= j1.allocated);
     assert!(j1.resident >= j1.active);
     assert!(j1.mapped >= j1.active);
@@ -44,7 +47,13 @@ fn background_thread_can_be_switched() {
 fn main() {
     let mut checks = common::ALL.to_vec();
     checks.push(("jemalloc_stats_and_trim", jemalloc_stats_and_trim));
-    checks.push(("tracked_bytes_are_at_most_jemalloc_allocated", tracked_bytes_are_at_most_jemalloc_allocated));
-    checks.push(("background_thread_can_be_switched", background_thread_can_be_switched));
+    checks.push((
+        "tracked_bytes_are_at_most_jemalloc_allocated",
+        tracked_bytes_are_at_most_jemalloc_allocated,
+    ));
+    checks.push((
+        "background_thread_can_be_switched",
+        background_thread_can_be_switched,
+    ));
     common::run(&checks);
 }

@@ -33,7 +33,10 @@ pub fn run(checks: &[Check]) {
     }
     let passed = checks.len() - failed.len();
     let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!("\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored", failed.len());
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {} failed; 0 ignored",
+        failed.len()
+    );
     if !failed.is_empty() {
         std::process::exit(101);
     }
@@ -45,12 +48,26 @@ fn sub_live(s: &AllocStats, sub: Subsystem) -> u64 {
 
 /// Allocating objects of known layouts moves live bytes by exactly their sizes.
 pub fn live_bytes_are_exact() {
-    let sizes = [1usize, 7, 16, 17, 100, 4096, 65536, 1 << 20, (1 << 20) + 1, 3 << 20];
+    let sizes = [
+        1usize,
+        7,
+        16,
+        17,
+        100,
+        4096,
+        65536,
+        1 << 20,
+        (1 << 20) + 1,
+        3 << 20,
+    ];
     let before = stats();
     let mut blocks = Vec::with_capacity(sizes.len());
     let mid = stats();
     let list_bytes = mid.live_bytes - before.live_bytes;
-    assert_eq!(list_bytes, (sizes.len() * std::mem::size_of::<(usize, usize)>()) as u64);
+    assert_eq!(
+        list_bytes,
+        (sizes.len() * std::mem::size_of::<(usize, usize)>()) as u64
+    );
     for (i, &size) in sizes.iter().enumerate() {
         let layout = Layout::from_size_align(size, 1 << (i % 8)).unwrap();
         // SAFETY: non-zero size.
@@ -71,7 +88,10 @@ pub fn live_bytes_are_exact() {
     }
     let freed = stats();
     assert_eq!(freed.live_bytes, mid.live_bytes);
-    assert_eq!(freed.deallocations - after.deallocations, sizes.len() as u64);
+    assert_eq!(
+        freed.deallocations - after.deallocations,
+        sizes.len() as u64
+    );
     assert_eq!(freed.freed_bytes - after.freed_bytes, total);
     drop(blocks);
     assert_eq!(stats().live_bytes, before.live_bytes);
@@ -79,7 +99,14 @@ pub fn live_bytes_are_exact() {
 
 /// The histogram counts each allocation once, in its power-of-two bucket.
 pub fn histogram_buckets_are_exact() {
-    let cases: [(usize, usize); 6] = [(1, 0), (16, 0), (17, 1), (1024, 6), (1 << 20, 16), ((1 << 20) + 1, 17)];
+    let cases: [(usize, usize); 6] = [
+        (1, 0),
+        (16, 0),
+        (17, 1),
+        (1024, 6),
+        (1 << 20, 16),
+        ((1 << 20) + 1, 17),
+    ];
     for (size, bucket) in cases {
         let before = stats();
         let layout = Layout::from_size_align(size, 8).unwrap();
@@ -114,7 +141,9 @@ pub fn zeroed_and_realloc_are_exact() {
         let q = realloc(p, layout, 5000);
         assert!(!q.is_null());
         assert_eq!(q as usize % 64, 0);
-        assert!(std::slice::from_raw_parts(q, 1000).iter().all(|&b| b == 0xAB));
+        assert!(std::slice::from_raw_parts(q, 1000)
+            .iter()
+            .all(|&b| b == 0xAB));
         let mid = stats();
         assert_eq!(mid.live_bytes - before.live_bytes, 5000);
         assert_eq!(mid.reallocations - before.reallocations, 1);
@@ -139,24 +168,47 @@ pub fn attribution_follows_the_block() {
     let v = scope(Subsystem::Cache, || vec![1u8; 10_000]);
     let w = scope(Subsystem::Json, || vec![2u8; 3_000]);
     let mid = stats();
-    assert_eq!(sub_live(&mid, Subsystem::Cache) - sub_live(&before, Subsystem::Cache), 10_000);
-    assert_eq!(sub_live(&mid, Subsystem::Json) - sub_live(&before, Subsystem::Json), 3_000);
+    assert_eq!(
+        sub_live(&mid, Subsystem::Cache) - sub_live(&before, Subsystem::Cache),
+        10_000
+    );
+    assert_eq!(
+        sub_live(&mid, Subsystem::Json) - sub_live(&before, Subsystem::Json),
+        3_000
+    );
     // Freed on another thread, inside a different scope.
-    std::thread::spawn(move || scope(Subsystem::Hash, || drop(v))).join().unwrap();
+    std::thread::spawn(move || scope(Subsystem::Hash, || drop(v)))
+        .join()
+        .unwrap();
     // Freed with no scope.
     drop(w);
     let after = stats();
-    assert_eq!(sub_live(&after, Subsystem::Cache), sub_live(&before, Subsystem::Cache));
-    assert_eq!(sub_live(&after, Subsystem::Json), sub_live(&before, Subsystem::Json));
-    assert_eq!(sub_live(&after, Subsystem::Hash), sub_live(&before, Subsystem::Hash));
+    assert_eq!(
+        sub_live(&after, Subsystem::Cache),
+        sub_live(&before, Subsystem::Cache)
+    );
+    assert_eq!(
+        sub_live(&after, Subsystem::Json),
+        sub_live(&before, Subsystem::Json)
+    );
+    assert_eq!(
+        sub_live(&after, Subsystem::Hash),
+        sub_live(&before, Subsystem::Hash)
+    );
     // A realloc keeps the block with the subsystem that allocated it.
     let mut grow = scope(Subsystem::Exporter, || Vec::<u8>::with_capacity(100));
     grow.reserve_exact(10_000);
     let cap = grow.capacity() as u64;
     let s = stats();
-    assert_eq!(sub_live(&s, Subsystem::Exporter) - sub_live(&before, Subsystem::Exporter), cap);
+    assert_eq!(
+        sub_live(&s, Subsystem::Exporter) - sub_live(&before, Subsystem::Exporter),
+        cap
+    );
     drop(grow);
-    assert_eq!(sub_live(&stats(), Subsystem::Exporter), sub_live(&before, Subsystem::Exporter));
+    assert_eq!(
+        sub_live(&stats(), Subsystem::Exporter),
+        sub_live(&before, Subsystem::Exporter)
+    );
     // Subsystems add up to the total.
     let s = stats();
     if let Some(subs) = s.subsystems {
@@ -189,9 +241,15 @@ pub fn peaks_track_one_thread_exactly() {
 pub fn arena_is_lazy_limited_and_resettable() {
     let before = stats();
     let totals_before = arenas_total();
-    let mut arena = Arena::new(ArenaConfig { chunk_bytes: 64 * 1024, limit_bytes: 1 << 20 });
+    let mut arena = Arena::new(ArenaConfig {
+        chunk_bytes: 64 * 1024,
+        limit_bytes: 1 << 20,
+    });
     let created = stats();
-    assert_eq!(created.live_bytes, before.live_bytes, "an unused arena allocated");
+    assert_eq!(
+        created.live_bytes, before.live_bytes,
+        "an unused arena allocated"
+    );
     assert_eq!(created.allocations, before.allocations);
     assert_eq!(arena.stats().reserved_bytes, 0);
     assert_eq!(arena.stats().chunks, 0);
@@ -206,7 +264,11 @@ pub fn arena_is_lazy_limited_and_resettable() {
     let after_first = stats();
     assert_eq!(
         sub_live(&after_first, Subsystem::Arena) - sub_live(&before, Subsystem::Arena),
-        if after_first.subsystems.is_some() { after_first.live_bytes - before.live_bytes } else { 0 }
+        if after_first.subsystems.is_some() {
+            after_first.live_bytes - before.live_bytes
+        } else {
+            0
+        }
     );
     // Fill past the first chunk.
     for _ in 0..30 {
@@ -216,7 +278,10 @@ pub fn arena_is_lazy_limited_and_resettable() {
     assert_eq!(arena.stats().used_bytes, 100 + 300_000);
     // Past the limit: an error, not an abort.
     let err = arena.alloc_zeroed(2 << 20).unwrap_err();
-    assert!(matches!(err, ArenaError::LimitExceeded { limit, .. } if limit == 1 << 20), "{err}");
+    assert!(
+        matches!(err, ArenaError::LimitExceeded { limit, .. } if limit == 1 << 20),
+        "{err}"
+    );
     let mut filled = 0usize;
     let err = loop {
         match arena.alloc_zeroed(50_000) {
@@ -228,7 +293,10 @@ pub fn arena_is_lazy_limited_and_resettable() {
     assert!(matches!(err, ArenaError::LimitExceeded { .. }));
     assert!(arena.stats().reserved_bytes <= 1 << 20);
     let reserved_totals = arenas_total();
-    assert_eq!(reserved_totals.reserved_bytes - totals_before.reserved_bytes, arena.stats().reserved_bytes);
+    assert_eq!(
+        reserved_totals.reserved_bytes - totals_before.reserved_bytes,
+        arena.stats().reserved_bytes
+    );
 
     arena.reset();
     let st = arena.stats();
@@ -236,7 +304,13 @@ pub fn arena_is_lazy_limited_and_resettable() {
     assert!(st.reserved_bytes > 0);
     arena.alloc_zeroed(10).unwrap();
     arena.release();
-    assert_eq!(arena.stats(), ultra_alloc::ArenaStats { arenas: 1, ..Default::default() });
+    assert_eq!(
+        arena.stats(),
+        ultra_alloc::ArenaStats {
+            arenas: 1,
+            ..Default::default()
+        }
+    );
     drop(arena);
     assert_eq!(stats().live_bytes, before.live_bytes);
     assert_eq!(arenas_total(), totals_before);
@@ -246,8 +320,16 @@ pub fn arena_is_lazy_limited_and_resettable() {
 pub fn pool_is_lazy_reuses_and_shrinks() {
     let before = stats();
     let totals_before = pools_total();
-    let pool = BufferPool::new(PoolConfig { initial: 0, max_idle: 2, buffer_bytes: 4096 });
-    assert_eq!(stats().live_bytes, before.live_bytes, "an empty pool allocated");
+    let pool = BufferPool::new(PoolConfig {
+        initial: 0,
+        max_idle: 2,
+        buffer_bytes: 4096,
+    });
+    assert_eq!(
+        stats().live_bytes,
+        before.live_bytes,
+        "an empty pool allocated"
+    );
     assert_eq!(pool.stats().idle, 0);
 
     let a = pool.take(3000);
@@ -257,10 +339,20 @@ pub fn pool_is_lazy_reuses_and_shrinks() {
     let s = pool.stats();
     assert_eq!((s.in_use, s.misses, s.hits), (3, 3, 0));
     let mid = stats();
-    assert_eq!(sub_live(&mid, Subsystem::Pool) - sub_live(&before, Subsystem::Pool), if mid.subsystems.is_some() { 3 * 4096 } else { 0 });
+    assert_eq!(
+        sub_live(&mid, Subsystem::Pool) - sub_live(&before, Subsystem::Pool),
+        if mid.subsystems.is_some() {
+            3 * 4096
+        } else {
+            0
+        }
+    );
     assert!(pool.give_back(a));
     assert!(pool.give_back(b));
-    assert!(!pool.give_back(c), "a third idle buffer exceeds max_idle = 2");
+    assert!(
+        !pool.give_back(c),
+        "a third idle buffer exceeds max_idle = 2"
+    );
     let s = pool.stats();
     assert_eq!((s.idle, s.in_use, s.bytes_held), (2, 0, 8192));
     {
@@ -283,7 +375,11 @@ pub fn pool_is_lazy_reuses_and_shrinks() {
     assert_eq!(pools_total().idle, totals_before.idle);
 
     // ULTRA_POOL_INITIAL: buffers created up front.
-    let pool = BufferPool::new(PoolConfig { initial: 3, max_idle: 8, buffer_bytes: 16 * 1024 });
+    let pool = BufferPool::new(PoolConfig {
+        initial: 3,
+        max_idle: 8,
+        buffer_bytes: 16 * 1024,
+    });
     let s = pool.stats();
     assert_eq!((s.idle, s.bytes_held), (3, 3 * 16 * 1024));
     let grew = stats().live_bytes - before.live_bytes;
@@ -294,9 +390,18 @@ pub fn pool_is_lazy_reuses_and_shrinks() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Alloc { size: usize, align_log: u32, zeroed: bool },
-    Realloc { idx: usize, size: usize },
-    Free { idx: usize },
+    Alloc {
+        size: usize,
+        align_log: u32,
+        zeroed: bool,
+    },
+    Realloc {
+        idx: usize,
+        size: usize,
+    },
+    Free {
+        idx: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -326,18 +431,30 @@ fn run_ops(ops: &[Op], sub: Subsystem, seed: u8) {
     for (n, op) in ops.iter().enumerate() {
         let fill = seed.wrapping_add(n as u8);
         match *op {
-            Op::Alloc { size, align_log, zeroed } => {
+            Op::Alloc {
+                size,
+                align_log,
+                zeroed,
+            } => {
                 if size == 0 {
                     continue; // zero-sized requests never reach a GlobalAlloc
                 }
                 let layout = Layout::from_size_align(size, 1 << align_log).unwrap();
                 // SAFETY: non-zero size.
-                let ptr = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+                let ptr = unsafe {
+                    if zeroed {
+                        alloc_zeroed(layout)
+                    } else {
+                        alloc(layout)
+                    }
+                };
                 assert!(!ptr.is_null());
                 assert_eq!(ptr as usize % layout.align(), 0);
                 if zeroed {
                     // SAFETY: fresh block of `size` bytes.
-                    assert!(unsafe { std::slice::from_raw_parts(ptr, size) }.iter().all(|&b| b == 0));
+                    assert!(unsafe { std::slice::from_raw_parts(ptr, size) }
+                        .iter()
+                        .all(|&b| b == 0));
                 }
                 // SAFETY: fresh block of `size` bytes.
                 unsafe { ptr.write_bytes(fill, size) };
@@ -377,7 +494,11 @@ fn run_ops(ops: &[Op], sub: Subsystem, seed: u8) {
 /// sequences with sizes 0–1 MiB and alignments 1–4096; after join, live bytes are back to the
 /// starting value exactly, in total and per subsystem.
 pub fn randomized_multithread_stress() {
-    let mut runner = TestRunner::new(PtConfig { cases: 24, failure_persistence: None, ..PtConfig::default() });
+    let mut runner = TestRunner::new(PtConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..PtConfig::default()
+    });
     let strategy = (
         proptest::collection::vec(op(), 1..120),
         proptest::collection::vec(op(), 1..120),
@@ -399,7 +520,12 @@ pub fn randomized_multithread_stress() {
             prop_assert_eq!(after.live_bytes, before.live_bytes);
             if let (Some(x), Some(y)) = (after.subsystems, before.subsystems) {
                 for s in Subsystem::ALL {
-                    prop_assert_eq!(x[s.index()].live_bytes, y[s.index()].live_bytes, "subsystem {}", s);
+                    prop_assert_eq!(
+                        x[s.index()].live_bytes,
+                        y[s.index()].live_bytes,
+                        "subsystem {}",
+                        s
+                    );
                 }
             }
             prop_assert_eq!(after.failed_allocations, before.failed_allocations);
@@ -413,9 +539,24 @@ pub const ALL: &[Check] = &[
     ("live_bytes_are_exact", live_bytes_are_exact),
     ("histogram_buckets_are_exact", histogram_buckets_are_exact),
     ("zeroed_and_realloc_are_exact", zeroed_and_realloc_are_exact),
-    ("attribution_follows_the_block", attribution_follows_the_block),
-    ("peaks_track_one_thread_exactly", peaks_track_one_thread_exactly),
-    ("arena_is_lazy_limited_and_resettable", arena_is_lazy_limited_and_resettable),
-    ("pool_is_lazy_reuses_and_shrinks", pool_is_lazy_reuses_and_shrinks),
-    ("randomized_multithread_stress", randomized_multithread_stress),
+    (
+        "attribution_follows_the_block",
+        attribution_follows_the_block,
+    ),
+    (
+        "peaks_track_one_thread_exactly",
+        peaks_track_one_thread_exactly,
+    ),
+    (
+        "arena_is_lazy_limited_and_resettable",
+        arena_is_lazy_limited_and_resettable,
+    ),
+    (
+        "pool_is_lazy_reuses_and_shrinks",
+        pool_is_lazy_reuses_and_shrinks,
+    ),
+    (
+        "randomized_multithread_stress",
+        randomized_multithread_stress,
+    ),
 ];
