@@ -1,0 +1,105 @@
+// A TypeScript consumer of the whole public API, through `import`. It is only
+// type-checked (tsc --noEmit), never run; @ts-expect-error lines prove misuse is caught.
+import ultra, {
+  blake3Hash,
+  createBlake3Hasher,
+  createCache,
+  createMemoryArena,
+  createMemoryManager,
+  createObjectPool,
+  createXxh3Hasher,
+  getCoreVersion,
+  initMemorySubsystem,
+  isNative,
+  jsonPointer,
+  loadError,
+  minifyJson,
+  parseJson,
+  validateJson,
+  xxh3Hash,
+  type Cache,
+  type CacheStats,
+  type JsonErrorKind,
+  type JsonSyntaxError,
+  type MemoryConfig,
+  type MemoryStats
+} from 'ultra-node'
+
+const native: boolean = isNative
+const why: Error | null = loadError
+const version: string = getCoreVersion()
+const config: MemoryConfig = initMemorySubsystem({ poolMax: 8, arenaChunkBytes: 64 * 1024, jemallocBackgroundThread: true })
+const maxEntries: number | null = config.cacheMaxEntries
+// @ts-expect-error options are numbers and booleans, not strings
+initMemorySubsystem({ poolMax: '8' })
+
+const cache: Cache = createCache(1000, 3600)
+const named = createCache({ name: 'sessions', max: 100, maxBytes: 1 << 20, ttlMs: 60_000, updateAgeOnGet: true })
+cache.set('k', 'v')
+cache.set('bytes', new Uint8Array([1, 2, 3]), { ttlMs: 500 })
+const value: string | Buffer | undefined = cache.get('k')
+const peeked: string | Buffer | undefined = named.peek('k')
+const present: boolean = cache.has('k') && cache.delete('k')
+const size: number = cache.size
+const remaining: number | undefined = cache.remainingTtlMs('k')
+const purged: number = cache.purgeExpired()
+const cacheStats: CacheStats = cache.stats()
+const expired: number = cacheStats.evictions.expired
+cache.clear()
+// @ts-expect-error keys are strings
+cache.get(1)
+// @ts-expect-error size is read-only
+cache.size = 3
+
+const hex: string = blake3Hash('data')
+const mac: Buffer = blake3Hash(Buffer.from('data'), { key: new Uint8Array(32), encoding: 'buffer' })
+const derived: string = blake3Hash('data', { context: 'app 2024 keys', length: 64 })
+const streamed: string = createBlake3Hasher({ key: new Uint8Array(32) }).update('a').update(Buffer.from('b')).digest()
+const streamedBytes: Buffer = createBlake3Hasher().digest({ length: 16, encoding: 'buffer' })
+const x64: string = xxh3Hash('data')
+const x128: bigint = xxh3Hash('data', { bits: 128, seed: 5n, encoding: 'bigint' })
+const xBytes: Buffer = xxh3Hash(new Uint8Array(4), { seed: 7, encoding: 'buffer' })
+const xStream: bigint = createXxh3Hasher({ bits: 64, seed: 1n }).update('a').digest('bigint')
+// @ts-expect-error bits is 64 or 128
+xxh3Hash('data', { bits: 32 })
+// @ts-expect-error BLAKE3 has no bigint encoding
+blake3Hash('data', { encoding: 'bigint' })
+
+const check = validateJson('{"a":1}')
+const offset: number | null | undefined = check.valid ? undefined : check.offset
+const kind: JsonErrorKind | undefined = check.valid ? undefined : check.kind
+const parsed = parseJson<{ a: number[] }>(Buffer.from('{"a":[1]}'))
+const first: number = parsed.a[0]
+const pointed: number | undefined = jsonPointer<number>('{"a":[1]}', '/a/0')
+const small: string = minifyJson(' { } ')
+try {
+  parseJson('{')
+} catch (error) {
+  const at: number | null = (error as JsonSyntaxError).offset
+}
+
+const arena = createMemoryArena({ chunkBytes: 4096, limitBytes: 1 << 20 })
+const scratch: Buffer = arena.allocBuffer(1024)
+const reserved: number = arena.stats().reservedBytes
+arena.reset()
+const pool = createObjectPool(100)
+const pool2 = createObjectPool({ initial: 1, max: 4, bufferBytes: 8192 })
+const pooled: Buffer = pool.acquire(1024)
+pool.release(pooled)
+const freed: number = pool2.shrink()
+const inUse: number = pool.stats().inUse
+
+const manager = createMemoryManager()
+const stats: MemoryStats = manager.stats()
+const live: number | null = stats.totals.liveBytes
+const cacheBytes: number | null = stats.subsystems.cache.liveBytes
+const rss: number = stats.process.rssBytes
+const trimmed: number | null = manager.trim()
+
+const viaDefault: string = ultra.blake3Hash('default import')
+
+export {
+  native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
+  streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
+  inUse, live, cacheBytes, rss, trimmed, viaDefault
+}

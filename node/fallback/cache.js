@@ -1,0 +1,190 @@
+'use strict'
+/**
+ * The fallback cache: lru-cache with byte accounting and the same statistics as
+ * the native cache. Named caches are shared within this thread only (each
+ * worker_thread loads its own copy of this module).
+ * @module
+ */
+
+const { LRUCache } = require('lru-cache')
+const validate = require('../lib/validate.js')
+const live = require('./registry.js')
+
+/** @type {Map<string, FallbackCache>} named caches of this thread */
+const named = new Map()
+
+/**
+ * The bytes an entry counts for `maxBytes` and `stats().bytes`: its key and value
+ * in UTF-8, at least 1.
+ * @param {string} key
+ * @param {string | Uint8Array} value
+ */
+function entryBytes (key, value) {
+  return Math.max(1, Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : value.length))
+}
+
+class FallbackCache {
+  #options
+  #lru
+  #max
+  #maxBytes
+  #hits = 0
+  #misses = 0
+  #inserts = 0
+  #updates = 0
+  #evictions = { capacity: 0, size: 0, expired: 0 }
+  /** Whether the `set` under way fills a full cache, so its first eviction is for capacity. */
+  #capacityPending = false
+
+  /** @param {{ max?: number, maxBytes?: number, ttlMs?: number, updateAgeOnGet: boolean }} options */
+  constructor (options) {
+    this.#options = options
+    this.#max = options.max ?? 0
+    this.#maxBytes = options.maxBytes ?? 0
+    this.#lru = new LRUCache({
+      max: this.#max,
+      maxSize: this.#maxBytes,
+      // Sizes are tracked even without maxBytes, for stats().bytes.
+      maxEntrySize: Number.MAX_SAFE_INTEGER,
+      ttl: options.ttlMs ?? 0,
+      // A cache bounded by TTL alone would otherwise keep expired entries until met.
+      ttlAutopurge: this.#max === 0 && this.#maxBytes === 0,
+      updateAgeOnGet: options.updateAgeOnGet,
+      dispose: (_value, _key, reason) => this.#count(reason)
+    })
+    live.caches.add(this)
+  }
+
+  /**
+   * Whether a named cache opened with `options` has the bounds of this one.
+   * @param {{ max?: number, maxBytes?: number, ttlMs?: number, updateAgeOnGet: boolean }} options
+   */
+  hasBounds (options) {
+    const own = this.#options
+    return own.max === options.max && own.maxBytes === options.maxBytes &&
+      own.ttlMs === options.ttlMs && own.updateAgeOnGet === options.updateAgeOnGet
+  }
+
+  /** @param {string} reason why lru-cache dropped an entry */
+  #count (reason) {
+    if (reason === 'expire') {
+      this.#evictions.expired++
+    } else if (reason === 'evict') {
+      if (this.#capacityPending) this.#evictions.capacity++
+      else this.#evictions.size++
+      this.#capacityPending = false
+    }
+  }
+
+  /** @param {string} key */
+  get (key) {
+    const value = this.#lru.get(key)
+    if (value === undefined) {
+      this.#misses++
+      return undefined
+    }
+    this.#hits++
+    return typeof value === 'string' ? value : Buffer.from(value)
+  }
+
+  /**
+   * @param {string} key
+   * @param {string | Uint8Array} value
+   * @param {{ ttlMs: number }} [options] `ttlMs` 0: this entry never expires
+   */
+  set (key, value, options) {
+    const size = entryBytes(key, value)
+    if (this.#maxBytes !== 0 && size > this.#maxBytes) {
+      this.#lru.delete(key)
+      this.#evictions.size++
+      return
+    }
+    if (this.#lru.peek(key, { allowStale: true }) === undefined) {
+      this.#inserts++
+      this.#capacityPending = this.#max !== 0 && this.#lru.size === this.#max
+    } else if (this.#lru.has(key)) {
+      this.#updates++
+    } else {
+      this.#inserts++
+      this.#evictions.expired++
+    }
+    const stored = typeof value === 'string' ? value : Buffer.from(value)
+    this.#lru.set(key, stored, options === undefined ? { size } : { size, ttl: options.ttlMs })
+    this.#capacityPending = false
+  }
+
+  /** @param {string} key */
+  has (key) {
+    return this.#lru.has(key)
+  }
+
+  /** @param {string} key */
+  peek (key) {
+    const value = this.#lru.peek(key)
+    return value === undefined || typeof value === 'string' ? value : Buffer.from(value)
+  }
+
+  /**
+   * @param {string} key
+   * @returns {boolean} whether an unexpired entry was removed
+   */
+  delete (key) {
+    const present = this.#lru.has(key)
+    this.#lru.delete(key)
+    return present
+  }
+
+  clear () {
+    this.#lru.clear()
+  }
+
+  get size () {
+    return this.#lru.size
+  }
+
+  /**
+   * @param {string} key
+   * @returns {number | undefined} whole milliseconds rounded up; `undefined` when
+   *   absent or expired, `Infinity` without TTL
+   */
+  remainingTtlMs (key) {
+    return this.#lru.has(key) ? Math.max(1, Math.ceil(this.#lru.getRemainingTTL(key))) : undefined
+  }
+
+  /** @returns {number} how many expired entries were removed */
+  purgeExpired () {
+    const before = this.#evictions.expired
+    this.#lru.purgeStale()
+    return this.#evictions.expired - before
+  }
+
+  stats () {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      inserts: this.#inserts,
+      updates: this.#updates,
+      evictions: { ...this.#evictions },
+      entries: this.#lru.size,
+      bytes: this.#lru.calculatedSize
+    }
+  }
+}
+
+/**
+ * @param {{ max?: number, maxBytes?: number, ttlMs?: number, updateAgeOnGet: boolean, name?: string }} options
+ * @returns {FallbackCache}
+ */
+function createCache (options) {
+  if (options.name === undefined) return new FallbackCache(options)
+  const open = named.get(options.name)
+  if (open === undefined) {
+    const cache = new FallbackCache(options)
+    named.set(options.name, cache)
+    return cache
+  }
+  if (!open.hasBounds(options)) throw validate.namedCacheMismatchError(options.name, options)
+  return open
+}
+
+module.exports = { createCache }

@@ -1,0 +1,391 @@
+/// <reference types="node" />
+/**
+ * ultra-node: a native LRU cache, BLAKE3 and XXH3 hashing, and JSON tools on a
+ * tracking allocator, with a pure-JS fallback of the same API.
+ *
+ * Every malformed argument throws a `TypeError` (wrong type) or `RangeError`
+ * (right type, value out of range or set) whose message reads
+ * `<function>: <parameter> must be <rule>, got <value>`.
+ */
+
+/** Input to the hash and JSON functions: a string (as UTF-8), Buffer or Uint8Array. */
+export type BinaryLike = string | Uint8Array
+
+// ---------------------------------------------------------------- engine
+
+/** Whether the native addon is in use (`false`: the pure-JS fallback). */
+export declare const isNative: boolean
+
+/**
+ * Why the native addon did not load; `null` when it loaded or when
+ * `ULTRA_FORCE_FALLBACK` made the fallback run without trying it.
+ */
+export declare const loadError: Error | null
+
+/** The version of ultra's core (the fallback reports the package version). */
+export declare function getCoreVersion(): string
+
+// ---------------------------------------------------------------- configuration
+
+/** The effective memory-subsystem configuration. `null`: unset, the engine's default applies. */
+export interface MemoryConfig {
+  /** Buffers allocated up front per pool (`ULTRA_POOL_INITIAL`, default 0). */
+  poolInitial: number
+  /** Idle buffers kept per size class of a pool (`ULTRA_POOL_MAX`, default 16). */
+  poolMax: number
+  /** Default buffer size of a pool (`ULTRA_POOL_BUFFER_BYTES`, default 16 KiB). */
+  poolBufferBytes: number
+  /** Size of an arena's first chunk, reserved at its first allocation (`ULTRA_ARENA_CHUNK_BYTES`, default 64 KiB). */
+  arenaChunkBytes: number
+  /** Cap of the bytes one arena reserves (`ULTRA_ARENA_LIMIT_BYTES`, default 64 MiB). */
+  arenaLimitBytes: number
+  /** Default `max` of caches created without a bound (`ULTRA_CACHE_MAX_ENTRIES`). */
+  cacheMaxEntries: number | null
+  /** Default `maxBytes` of caches created without a bound (`ULTRA_CACHE_MAX_BYTES`). */
+  cacheMaxBytes: number | null
+  /** Default `ttlMs` of caches created without a bound (`ULTRA_CACHE_TTL_MS`; 0: none). */
+  cacheTtlMs: number | null
+  /** jemalloc's dirty page decay time; -1: never decay (`ULTRA_JEMALLOC_DIRTY_DECAY_MS`). */
+  jemallocDirtyDecayMs: number | null
+  /** Whether jemalloc purges from a background thread (`ULTRA_JEMALLOC_BACKGROUND_THREAD`). */
+  jemallocBackgroundThread: boolean | null
+  /** Period of the automatic purge of dirty pages; 0: off (`ULTRA_TRIM_INTERVAL_MS`, default 0). */
+  trimIntervalMs: number
+}
+
+/** Explicit configuration; each option overrides its `ULTRA_*` variable. */
+export type MemoryConfigOptions = {
+  [K in keyof MemoryConfig]?: NonNullable<MemoryConfig[K]>
+}
+
+/**
+ * Applies the `ULTRA_*` environment and `options` once and returns the effective
+ * configuration. Idempotent: later calls return the same configuration, and
+ * throw a RangeError if an option differs from the value in effect. Factories
+ * initialise the subsystem with defaults when this was not called first.
+ */
+export declare function initMemorySubsystem(options?: MemoryConfigOptions): MemoryConfig
+
+// ---------------------------------------------------------------- cache
+
+/** Options of {@link createCache}. At least one bound (max, maxBytes, ttlMs > 0) is needed. */
+export interface CacheOptions {
+  /** Most entries kept, 1..2^24. */
+  max?: number
+  /** Most bytes kept: each entry counts its key and value in UTF-8 bytes (at least 1). */
+  maxBytes?: number
+  /** Time to live of each entry in milliseconds; 0 or absent: no expiry. */
+  ttlMs?: number
+  /** Whether `get` restarts an entry's TTL. Default `false`. */
+  updateAgeOnGet?: boolean
+  /**
+   * Opens a named cache: every call with the same name returns a handle on the
+   * same cache, which must be opened with the same bounds. Native: shared by all
+   * worker_threads of the process. Fallback: shared within one thread only.
+   */
+  name?: string
+}
+
+/** Counters of a cache. */
+export interface CacheStats {
+  /** `get` calls that found a live entry. */
+  hits: number
+  /** `get` calls that found none. */
+  misses: number
+  /** `set` calls that added an entry. */
+  inserts: number
+  /** `set` calls that replaced a live entry. */
+  updates: number
+  evictions: {
+    /** Entries dropped to stay within `max`. */
+    capacity: number
+    /** Entries dropped to stay within `maxBytes`, and values larger than `maxBytes` refused. */
+    size: number
+    /** Expired entries removed. */
+    expired: number
+  }
+  /** Entries held, counting expired ones not yet removed. */
+  entries: number
+  /** Bytes of the entries held, as counted for `maxBytes`. */
+  bytes: number
+}
+
+/** A string-keyed LRU cache of strings and byte strings. */
+export interface Cache {
+  /**
+   * The value, or `undefined` when absent or expired. A value stored as a Buffer or
+   * Uint8Array comes back as a new Buffer each time: mutating it never changes the cache.
+   */
+  get(key: string): string | Buffer | undefined
+  /**
+   * Stores a copy of `value`. `options.ttlMs` overrides the cache's TTL for this
+   * entry (0: never expires). A value larger than `maxBytes` is not stored and
+   * removes the key's previous value.
+   */
+  set(key: string, value: string | Uint8Array, options?: { ttlMs?: number }): void
+  /** Whether a live entry exists; does not refresh its recency. */
+  has(key: string): boolean
+  /** Like `get` without refreshing recency or counting a hit or miss. */
+  peek(key: string): string | Buffer | undefined
+  /** Removes the entry; `true` when a live entry was removed. */
+  delete(key: string): boolean
+  /** Removes every entry. */
+  clear(): void
+  /** Entries held, counting expired ones not yet removed. */
+  readonly size: number
+  /** Whole milliseconds left (rounded up); `Infinity` without TTL; `undefined` when absent or expired. */
+  remainingTtlMs(key: string): number | undefined
+  /** Removes expired entries; returns how many. */
+  purgeExpired(): number
+  stats(): CacheStats
+}
+
+/**
+ * Creates a cache of at most `maxEntries` entries (1..2^24), each living
+ * `ttlSeconds` (fractions allowed; 0 or absent: no expiry).
+ */
+export declare function createCache(maxEntries: number, ttlSeconds?: number): Cache
+/** Creates or opens a cache. With no bound at all, the `ULTRA_CACHE_*` defaults apply. */
+export declare function createCache(options?: CacheOptions): Cache
+
+// ---------------------------------------------------------------- hashing
+
+/** BLAKE3 mode: keyed hash or key derivation (at most one of the two). */
+export interface Blake3ModeOptions {
+  /** 32-byte key: keyed-hash (MAC) mode. */
+  key?: Uint8Array
+  /** Context string: derive-key mode. */
+  context?: string
+}
+
+export interface Blake3Options extends Blake3ModeOptions {
+  /** Output length in bytes, 1..2^20 (extendable output). Default 32. */
+  length?: number
+  /** Default `'hex'` (lowercase). */
+  encoding?: 'hex' | 'buffer'
+}
+
+/** BLAKE3 of `data`: lowercase hex by default. */
+export declare function blake3Hash(data: BinaryLike, options?: Blake3Options & { encoding?: 'hex' }): string
+export declare function blake3Hash(data: BinaryLike, options: Blake3Options & { encoding: 'buffer' }): Buffer
+export declare function blake3Hash(data: BinaryLike, options?: Blake3Options): string | Buffer
+
+/** A streaming BLAKE3 hasher. `digest` may be called any number of times; `update` may follow it. */
+export interface Blake3Hasher {
+  update(data: BinaryLike): this
+  digest(encoding?: 'hex'): string
+  digest(encoding: 'buffer'): Buffer
+  digest(options: { length?: number, encoding?: 'hex' }): string
+  digest(options: { length?: number, encoding: 'buffer' }): Buffer
+}
+
+export declare function createBlake3Hasher(options?: Blake3ModeOptions): Blake3Hasher
+
+export interface Xxh3ModeOptions {
+  /** Digest width. Default 64. */
+  bits?: 64 | 128
+  /** Seed, an integer in 0..2^64-1. Default 0. */
+  seed?: number | bigint
+}
+
+export interface Xxh3Options extends Xxh3ModeOptions {
+  /** Default `'hex'`: the canonical big-endian digest as `xxhsum` prints it; `'buffer'` holds those bytes. */
+  encoding?: 'hex' | 'bigint' | 'buffer'
+}
+
+/** XXH3 of `data`: 64-bit lowercase hex by default. */
+export declare function xxh3Hash(data: BinaryLike, options?: Xxh3Options & { encoding?: 'hex' }): string
+export declare function xxh3Hash(data: BinaryLike, options: Xxh3Options & { encoding: 'bigint' }): bigint
+export declare function xxh3Hash(data: BinaryLike, options: Xxh3Options & { encoding: 'buffer' }): Buffer
+export declare function xxh3Hash(data: BinaryLike, options?: Xxh3Options): string | bigint | Buffer
+
+/** A streaming XXH3 hasher. `digest` may be called any number of times; `update` may follow it. */
+export interface Xxh3Hasher {
+  update(data: BinaryLike): this
+  digest(encoding?: 'hex'): string
+  digest(encoding: 'bigint'): bigint
+  digest(encoding: 'buffer'): Buffer
+}
+
+export declare function createXxh3Hasher(options?: Xxh3ModeOptions): Xxh3Hasher
+
+// ---------------------------------------------------------------- JSON
+
+/**
+ * Why JSON was rejected: `syntax`; `utf8` (invalid UTF-8, or an unpaired surrogate
+ * in a `\u` escape); `number_out_of_range` (beyond f64); `too_deep` (nesting deeper
+ * than 1024 levels); `too_large` (input over 64 MiB).
+ */
+export type JsonErrorKind = 'syntax' | 'utf8' | 'number_out_of_range' | 'too_deep' | 'too_large'
+
+/** A rejected JSON input: `<function>: <message> at byte <offset>`. */
+export interface JsonSyntaxError extends SyntaxError {
+  /** Byte offset of the fault in the UTF-8 input (in the UTF-8 encoding of a string input); `null` for `too_large`. */
+  offset: number | null
+  kind: JsonErrorKind
+}
+
+export type JsonValidation =
+  | { valid: true }
+  | { valid: false, offset: number | null, kind: JsonErrorKind, message: string }
+
+/**
+ * Checks that `data` is one JSON document (RFC 8259) in UTF-8, without a byte order
+ * mark; never throws for invalid JSON.
+ */
+export declare function validateJson(data: BinaryLike): JsonValidation
+
+/** Parses `data`; throws a {@link JsonSyntaxError} when invalid. */
+export declare function parseJson<T = unknown>(data: BinaryLike): T
+
+/**
+ * The value at an RFC 6901 `pointer` (`''` for the whole document, `/a/0/~1b`
+ * for `doc.a[0]['/b']`), or `undefined` when nothing is there. Throws a
+ * {@link JsonSyntaxError} when `data` is invalid.
+ */
+export declare function jsonPointer<T = unknown>(data: BinaryLike, pointer: string): T | undefined
+
+/**
+ * `data` without insignificant whitespace; every token is kept as written.
+ * Throws a {@link JsonSyntaxError} when invalid.
+ */
+export declare function minifyJson(data: BinaryLike): string
+
+// ---------------------------------------------------------------- arenas and pools
+
+export interface MemoryArenaOptions {
+  /** Size of the first chunk; later chunks double. Default: `arenaChunkBytes`. */
+  chunkBytes?: number
+  /** Most bytes the arena reserves; an allocation past it is a RangeError. Default: `arenaLimitBytes`. */
+  limitBytes?: number
+}
+
+export interface MemoryArenaStats {
+  /** Bytes of the chunks held. */
+  reservedBytes: number
+  /** Bytes handed out since the last reset. */
+  usedBytes: number
+  /** Chunks held. */
+  chunks: number
+  limitBytes: number
+}
+
+/** A bump arena. Nothing is reserved until the first allocation. */
+export interface MemoryArena {
+  /** A Buffer of `size` bytes (>= 1) inside the arena; its contents are unspecified. */
+  allocBuffer(size: number): Buffer
+  /** Frees every chunk; every Buffer handed out before is detached (length 0). */
+  reset(): void
+  stats(): MemoryArenaStats
+}
+
+export declare function createMemoryArena(options?: MemoryArenaOptions): MemoryArena
+
+export interface ObjectPoolOptions {
+  /** Buffers of `bufferBytes` created up front, at most `max`. Default: min(`poolInitial`, max). */
+  initial?: number
+  /** Idle buffers kept per size class. Default: `poolMax`. */
+  max?: number
+  /** Default size of `acquire`; size classes are this times powers of two. Default: `poolBufferBytes`. */
+  bufferBytes?: number
+}
+
+export interface ObjectPoolStats {
+  /** Buffers kept for reuse. */
+  idle: number
+  /** Buffers handed out and not released. */
+  inUse: number
+  /** `acquire` calls served by an idle buffer. */
+  hits: number
+  /** `acquire` calls that allocated. */
+  misses: number
+  /** Bytes of the idle and in-use buffers (their size classes). */
+  bytesHeld: number
+}
+
+/** A pool of reusable Buffers. */
+export interface ObjectPool {
+  /** A Buffer of `size` bytes (default `bufferBytes`); its contents are unspecified. */
+  acquire(size?: number): Buffer
+  /**
+   * Gives a Buffer back; it is detached (length 0). Releasing one twice, or one
+   * this pool did not hand out, throws a RangeError.
+   */
+  release(buffer: Buffer): void
+  /** Frees the idle buffers; returns their bytes. */
+  shrink(): number
+  stats(): ObjectPoolStats
+}
+
+/** A pool keeping at most `maxIdle` idle buffers per size class. */
+export declare function createObjectPool(maxIdle?: number): ObjectPool
+export declare function createObjectPool(options?: ObjectPoolOptions): ObjectPool
+
+// ---------------------------------------------------------------- memory manager
+
+/** Bytes attributed to one subsystem by the tracking allocator; `null` in the fallback. */
+export interface SubsystemStats {
+  liveBytes: number | null
+  peakBytes: number | null
+}
+
+/** One bucket of the allocation size histogram. */
+export interface HistogramBucket {
+  /** Upper bound of the bucket in bytes (`Infinity` for the last). */
+  le: number
+  /** Live allocations in the bucket. */
+  count: number
+}
+
+export interface MemoryStats {
+  /** Whether the figures come from the native tracking allocator. */
+  native: boolean
+  /** Allocator totals since load; `null` in the fallback. */
+  totals: {
+    liveBytes: number | null
+    peakBytes: number | null
+    allocatedBytes: number | null
+    freedBytes: number | null
+    allocations: number | null
+    deallocations: number | null
+    reallocations: number | null
+    failedAllocations: number | null
+  }
+  subsystems: {
+    cache: SubsystemStats
+    json: SubsystemStats
+    hash: SubsystemStats
+    arena: SubsystemStats
+    pool: SubsystemStats
+    exporter: SubsystemStats
+    other: SubsystemStats
+  }
+  /** Allocation size histogram; `null` in the fallback. */
+  histogram: HistogramBucket[] | null
+  /** jemalloc's own figures in bytes; `null` in the fallback. */
+  jemalloc: {
+    allocated: number | null
+    active: number | null
+    resident: number | null
+    mapped: number | null
+    retained: number | null
+    metadata: number | null
+  }
+  /** Live arenas (fallback: of this thread). */
+  arenas: { count: number, reservedBytes: number, usedBytes: number }
+  /** Live pools (fallback: of this thread). */
+  pools: { count: number, idle: number, inUse: number, bytesHeld: number }
+  /** Live caches (fallback: of this thread). */
+  caches: { count: number, entries: number, bytes: number }
+  /** Node's own figures, from `process.memoryUsage()`. */
+  process: { rssBytes: number, heapUsed: number, external: number }
+}
+
+export interface MemoryManager {
+  /** One consistent snapshot of every figure. */
+  stats(): MemoryStats
+  /** Returns freed pages to the OS; the bytes released, or `null` where unavailable (fallback). */
+  trim(): number | null
+}
+
+export declare function createMemoryManager(): MemoryManager
