@@ -1,0 +1,149 @@
+//! ultra-exporter: ultra's memory figures as Prometheus metrics.
+//!
+//! At each scrape the exporter takes one [`Snapshot`](ultra_core::Snapshot) — the
+//! tracking allocator's counters, jemalloc's view, arenas, pools, caches, process RSS — and
+//! renders it as Prometheus text: through a recorder of the `metrics` crate built for that
+//! render (`metrics-exporter-prometheus`, render only, no runtime), the `ultra_process_*`
+//! families of `metrics-process`, and a hand-written histogram of allocation sizes. Nothing is
+//! recorded between scrapes and nothing in the allocator's hot path touches the metrics crate,
+//! so a process nobody scrapes pays nothing. All exporter work runs in
+//! `scope(Subsystem::Exporter, ..)`, so its own bytes show up as `subsystem="exporter"`.
+//!
+//! # Example
+//!
+//! ```
+//! use ultra_exporter::Exporter;
+//!
+//! let exporter = Exporter::new(); // `ultra_config_*` from the ULTRA_* variables
+//! // For a host that already serves /metrics (prom-client): append this text to its own.
+//! let text = exporter.render();
+//! assert!(text.contains("# TYPE ultra_allocator_live_bytes gauge"));
+//!
+//! // Or serve it: loopback, port 0 = any free port.
+//! let mut server = exporter.serve("127.0.0.1:0".parse()?)?;
+//! println!("serving metrics on {}", server.url());
+//! // With ULTRA_EXPORTER_SD_DIR set, announce it to Prometheus' file-based discovery:
+//! let dir = std::env::temp_dir().join(format!("ultra-doc-{}", std::process::id()));
+//! let file = server.register_file_sd(&dir)?.to_owned();
+//! assert!(file.exists());
+//! server.close(); // also on drop: stops serving and removes the target file
+//! assert!(!file.exists());
+//! # std::fs::remove_dir(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A host that merges ultra's families into its own registry (prom-client) can list them with
+//! [`families`] — name, HELP text, type and labels of every family [`Exporter::render`] can
+//! emit — and read one scrape's values already parsed with [`Exporter::samples`].
+//!
+//! # Serving
+//!
+//! [`Exporter::serve`] (or [`serve`]) binds the address it is given — the binary uses
+//! `ULTRA_EXPORTER_ADDR`, `127.0.0.1:9477` by default; port `0` picks a free port, reported by
+//! [`Server::local_addr`]. `GET /metrics` answers `200` with
+//! `Content-Type: text/plain; version=0.0.4; charset=utf-8`; other paths `404`; other methods
+//! `405` with `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the
+//! address. The server is tiny_http (synchronous, no async runtime) with two render threads;
+//! [`Server::close`] or drop stops it. [`file_sd::Registration`] writes
+//! `<dir>/ultra-<pid>-<port>.json` atomically for Prometheus `file_sd_configs` and removes it
+//! on drop.
+//!
+//! # The binary
+//!
+//! `cargo run --release -p ultra-exporter` runs a gateway-like [`workload`] through the core
+//! (JSON bodies validated and looked into, BLAKE3 cache keys, XXH3 dedupe, a TTL response
+//! cache, pooled buffers, a per-request arena), serves `/metrics`, prints a summary line per
+//! second and a final report on exit (`--duration 30s`, `--rate N` requests per second,
+//! `--quiet`; Ctrl-C or SIGTERM end it cleanly). `grafana/` beside this crate holds a
+//! dashboard and a `prometheus.yml` example.
+//!
+//! # Metrics
+//!
+//! Base units, `_total` on counters only, one HELP and TYPE per family. Never `process_*` or
+//! `nodejs_*`: a Node host's prom-client owns those. `promtool check metrics` has nothing to
+//! say about the output.
+//!
+//! | family | type | labels | meaning |
+//! |---|---|---|---|
+//! | `ultra_build_info` | gauge | `version`, `jemalloc`, `attribution` | always 1; what was compiled in |
+//! | `ultra_allocator_live_bytes` | gauge | | bytes allocated through the tracking allocator now (requested sizes) |
+//! | `ultra_allocator_peak_bytes` | gauge | | high-water mark of live bytes |
+//! | `ultra_allocator_allocated_bytes_total` | counter | | bytes allocated, realloc growth included |
+//! | `ultra_allocator_freed_bytes_total` | counter | | bytes freed, realloc shrinkage included |
+//! | `ultra_allocator_allocations_total` | counter | | successful allocations |
+//! | `ultra_allocator_deallocations_total` | counter | | deallocations |
+//! | `ultra_allocator_reallocations_total` | counter | | successful reallocations |
+//! | `ultra_allocator_failed_allocations_total` | counter | | allocations the inner allocator refused |
+//! | `ultra_allocator_thread_slots` | gauge | | threads that claimed a counter slot (high-water mark) |
+//! | `ultra_allocation_size_bytes` | histogram | `le` | requested allocation sizes, power-of-two buckets 16 B … 1 MiB, `+Inf` |
+//! | `ultra_subsystem_live_bytes` | gauge | `subsystem` | live bytes credited to `other`, `cache`, `json`, `hash`, `arena`, `pool`, `exporter`; sums to the allocator's live bytes |
+//! | `ultra_subsystem_peak_bytes` | gauge | `subsystem` | high-water mark per subsystem |
+//! | `ultra_subsystem_allocated_bytes_total` | counter | `subsystem` | bytes allocated per subsystem |
+//! | `ultra_subsystem_freed_bytes_total` | counter | `subsystem` | bytes freed per subsystem |
+//! | `ultra_jemalloc_allocated_bytes` | gauge | | jemalloc `stats.allocated` (headers and size-class rounding included) |
+//! | `ultra_jemalloc_active_bytes` | gauge | | `stats.active`; active − allocated = fragmentation |
+//! | `ultra_jemalloc_resident_bytes` | gauge | | `stats.resident`; resident − active − metadata ≈ dirty pages |
+//! | `ultra_jemalloc_mapped_bytes` | gauge | | `stats.mapped` |
+//! | `ultra_jemalloc_retained_bytes` | gauge | | `stats.retained` (virtual, not resident) |
+//! | `ultra_jemalloc_metadata_bytes` | gauge | | `stats.metadata` |
+//! | `ultra_arenas` | gauge | | live bump arenas |
+//! | `ultra_arena_reserved_bytes` | gauge | | bytes reserved in arena chunks |
+//! | `ultra_arena_used_bytes` | gauge | | bytes handed out since the arenas' last reset |
+//! | `ultra_arena_chunks` | gauge | | chunks held by arenas |
+//! | `ultra_pools` | gauge | | live buffer pools |
+//! | `ultra_pool_buffers` | gauge | `state` = `idle`, `in_use` | pooled buffers held for reuse / handed out |
+//! | `ultra_pool_hits_total` | counter | | acquisitions served by an idle buffer |
+//! | `ultra_pool_misses_total` | counter | | acquisitions that allocated |
+//! | `ultra_pool_held_bytes` | gauge | | capacity of the idle buffers |
+//! | `ultra_caches` | gauge | | live caches |
+//! | `ultra_cache_hits_total` | counter | | lookups that found a live entry |
+//! | `ultra_cache_misses_total` | counter | | lookups that found nothing or an expired entry |
+//! | `ultra_cache_inserts_total` | counter | | sets that added a key |
+//! | `ultra_cache_updates_total` | counter | | sets that replaced a live key's value |
+//! | `ultra_cache_evictions_total` | counter | `reason` = `capacity`, `size`, `expired` | entries evicted for the entry bound, the byte bound, or their TTL |
+//! | `ultra_cache_entries` | gauge | | entries held (expired ones not yet removed included) |
+//! | `ultra_cache_bytes` | gauge | | weight of the entries held |
+//! | `ultra_config_pool_initial_buffers` | gauge | | `ULTRA_POOL_INITIAL` |
+//! | `ultra_config_pool_max_idle_buffers` | gauge | | `ULTRA_POOL_MAX` |
+//! | `ultra_config_pool_buffer_bytes` | gauge | | `ULTRA_POOL_BUFFER_BYTES` |
+//! | `ultra_config_arena_chunk_bytes` | gauge | | `ULTRA_ARENA_CHUNK_BYTES` |
+//! | `ultra_config_arena_limit_bytes` | gauge | | `ULTRA_ARENA_LIMIT_BYTES` |
+//! | `ultra_config_cache_max_entries` | gauge | | `ULTRA_CACHE_MAX_ENTRIES` (absent when unset) |
+//! | `ultra_config_cache_max_bytes` | gauge | | `ULTRA_CACHE_MAX_BYTES` (absent when unset) |
+//! | `ultra_config_cache_ttl_seconds` | gauge | | `ULTRA_CACHE_TTL_MS` in seconds (absent when unset) |
+//! | `ultra_config_jemalloc_dirty_decay_seconds` | gauge | | `ULTRA_JEMALLOC_DIRTY_DECAY_MS` in seconds, −1 = never (absent when unset) |
+//! | `ultra_config_jemalloc_background_thread` | gauge | | `ULTRA_JEMALLOC_BACKGROUND_THREAD` as 1/0 (absent when unset) |
+//! | `ultra_config_trim_interval_seconds` | gauge | | `ULTRA_TRIM_INTERVAL_MS` in seconds, 0 = off |
+//! | `ultra_process_cpu_seconds_total` | counter | | user + system CPU time (metrics-process) |
+//! | `ultra_process_open_fds` | gauge | | open file descriptors |
+//! | `ultra_process_max_fds` | gauge | | file descriptor limit |
+//! | `ultra_process_virtual_memory_bytes` | gauge | | virtual memory size |
+//! | `ultra_process_virtual_memory_max_bytes` | gauge | | address-space limit (0 = unlimited) |
+//! | `ultra_process_resident_memory_bytes` | gauge | | resident set size (RSS) |
+//! | `ultra_process_resident_memory_peak_bytes` | gauge | | peak RSS (`VmHWM`) |
+//! | `ultra_process_start_time_seconds` | gauge | | process start, Unix time |
+//! | `ultra_process_threads` | gauge | | OS threads |
+//! | `ultra_exporter_scrapes_total` | counter | | renders by this exporter, this one included |
+//!
+//! Absent rather than zero: the `ultra_subsystem_*` families when ultra-alloc is built without
+//! `attribution`; the `ultra_jemalloc_*` families when jemalloc figures cannot be read; unset
+//! configuration knobs; the `ultra_process_*` families where the OS gives no such figure.
+//! Cache, pool and arena counters are process-wide sums over every instance, dropped ones
+//! included, so they never go down.
+//!
+//! # Crate features
+//!
+//! - `cli` (default): the `ultra-exporter` binary (clap, humantime, ctrlc) with jemalloc under
+//!   the tracking allocator. Library users such as the Node addon turn default features off.
+
+mod error;
+mod families;
+pub mod file_sd;
+mod http;
+mod render;
+pub mod workload;
+
+pub use error::ExporterError;
+pub use families::{families, family, FamilyInfo, Kind};
+pub use http::{serve, Server, CONTENT_TYPE};
+pub use render::{Exporter, Sample};

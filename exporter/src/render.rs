@@ -1,0 +1,386 @@
+//! Turning one [`Snapshot`] into Prometheus text.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use metrics::{counter, gauge};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use ultra_alloc::{histogram_bucket_le, Config, Subsystem, HISTOGRAM_BUCKETS};
+use ultra_core::cache::EvictionReason;
+use ultra_core::Snapshot;
+
+use crate::families::{families, name, Kind, PROCESS_PREFIX};
+
+/// Renders ultra's metrics; cheap to clone (clones share the scrape counter).
+///
+/// Every [`render`](Exporter::render) takes one fresh [`Snapshot`], records it into a
+/// recorder built for that render alone ([`metrics::with_local_recorder`]), renders and drops
+/// the recorder. So the output always describes one instant, families that are not available
+/// at that instant are absent rather than stale, concurrent renders never mix their values,
+/// and nothing accumulates between scrapes: when nobody scrapes, the exporter holds no memory
+/// beyond this handle.
+#[derive(Debug, Clone)]
+pub struct Exporter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    scrapes: AtomicU64,
+    process: metrics_process::Collector,
+}
+
+impl Default for Exporter {
+    fn default() -> Self {
+        Exporter::new()
+    }
+}
+
+impl Exporter {
+    /// An exporter whose `ultra_config_*` families show [`Config::from_env`].
+    ///
+    /// If the environment does not parse, the defaults are shown: report that error where the
+    /// rest of the configuration is read (the `ultra-exporter` binary exits with it), or pass
+    /// the configuration in use to [`Exporter::with_config`].
+    pub fn new() -> Exporter {
+        Exporter::with_config(Config::from_env().unwrap_or_default())
+    }
+
+    /// An exporter whose `ultra_config_*` families show `config`.
+    pub fn with_config(config: Config) -> Exporter {
+        ultra_alloc::scope(Subsystem::Exporter, || Exporter {
+            inner: Arc::new(Inner {
+                config,
+                scrapes: AtomicU64::new(0),
+                process: metrics_process::Collector::new(PROCESS_PREFIX),
+            }),
+        })
+    }
+
+    /// The configuration shown by the `ultra_config_*` families.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Scrapes so far on this exporter and its clones: calls of [`render`](Exporter::render),
+    /// [`render_snapshot`](Exporter::render_snapshot) and [`samples`](Exporter::samples).
+    pub fn scrapes(&self) -> u64 {
+        self.inner.scrapes.load(Relaxed)
+    }
+
+    /// The metrics of this instant in the Prometheus text format (version 0.0.4).
+    ///
+    /// Runs inside `scope(Subsystem::Exporter, ..)`: every byte it allocates is credited to
+    /// the exporter. The text passes `promtool check metrics` without a remark.
+    pub fn render(&self) -> String {
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            self.render_scoped(&Snapshot::take())
+        })
+    }
+
+    /// Renders a snapshot the caller already took (so that, say, a stats call and the metrics
+    /// show the same instant). Counts as a scrape. Families whose figures the snapshot lacks
+    /// (no attribution, no jemalloc, no `/proc`) are left out, as in [`Exporter::render`].
+    pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
+        ultra_alloc::scope(Subsystem::Exporter, || self.render_scoped(snapshot))
+    }
+
+    /// The samples of one [`render`](Exporter::render), parsed: for hosts that build their
+    /// own metric objects (prom-client's `get()`) instead of appending text.
+    ///
+    /// Histogram samples keep their series names (`…_bucket` with an `le` label, `…_sum`,
+    /// `…_count`); [`Sample::family`] names the family either way.
+    pub fn samples(&self) -> Vec<Sample> {
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            let text = self.render_scoped(&Snapshot::take());
+            text.lines().filter_map(parse_sample).collect()
+        })
+    }
+
+    fn render_scoped(&self, snap: &Snapshot) -> String {
+        let scrapes = self.inner.scrapes.fetch_add(1, Relaxed) + 1;
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            record(snap, &self.inner.config, scrapes);
+            self.inner.process.describe();
+            self.inner.process.collect();
+        });
+        // Publishes the descriptions (HELP lines); there are no histograms in the recorder.
+        handle.run_upkeep();
+        let text = handle.render();
+        let mut histogram = String::with_capacity(2048);
+        write_size_histogram(&mut histogram, snap);
+        in_table_order(&text, &histogram)
+    }
+}
+
+/// One sample of the exposition text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The family it belongs to (see [`crate::families`]).
+    pub family: &'static str,
+    /// The series name: the family's, or with `_bucket`, `_sum` or `_count` for a histogram.
+    pub name: String,
+    /// Label names and values, in rendered order.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+}
+
+/// Parses `name{a="x",b="y"} value`; `None` for comments, blank lines and series of no known
+/// family.
+fn parse_sample(line: &str) -> Option<Sample> {
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let name_end = line.find(['{', ' '])?;
+    let name = &line[..name_end];
+    let family = crate::families::family(name)
+        .or_else(|| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).and_then(crate::families::family))
+                .filter(|f| f.kind == Kind::Histogram)
+        })?
+        .name;
+    let mut labels = Vec::new();
+    let mut rest = &line[name_end..];
+    if let Some(body) = rest.strip_prefix('{') {
+        let mut chars = body.char_indices();
+        let mut key = String::new();
+        loop {
+            // label name up to `="`
+            let (i, c) = chars.next()?;
+            match c {
+                '}' => {
+                    rest = &body[i + 1..];
+                    break;
+                }
+                ',' => continue,
+                '=' => {
+                    if chars.next()?.1 != '"' {
+                        return None;
+                    }
+                    let mut value = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            '"' => break,
+                            '\\' => match chars.next()?.1 {
+                                'n' => value.push('\n'),
+                                other => value.push(other),
+                            },
+                            other => value.push(other),
+                        }
+                    }
+                    labels.push((std::mem::take(&mut key), value));
+                }
+                other => key.push(other),
+            }
+        }
+    }
+    let value = match rest.trim() {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Sample {
+        family,
+        name: name.to_owned(),
+        labels,
+        value,
+    })
+}
+
+/// Describes every family the recorder renders (all but the hand-written histogram and the
+/// process families, which metrics-process describes itself).
+fn describe() {
+    for f in families() {
+        if f.name.starts_with("ultra_process_") && f.name != name::PROCESS_RSS_PEAK {
+            continue;
+        }
+        match f.kind {
+            Kind::Counter => metrics::describe_counter!(f.name, f.help),
+            Kind::Gauge => metrics::describe_gauge!(f.name, f.help),
+            Kind::Histogram => {}
+        }
+    }
+}
+
+/// `u64 → f64` for gauges; exact below 2^53 bytes.
+fn f(v: u64) -> f64 {
+    v as f64
+}
+
+fn record(snap: &Snapshot, config: &Config, scrapes: u64) {
+    let yes_no = |b: bool| if b { "true" } else { "false" };
+    gauge!(
+        name::BUILD_INFO,
+        "version" => env!("CARGO_PKG_VERSION"),
+        "jemalloc" => yes_no(ultra_alloc::jemalloc::available()),
+        "attribution" => yes_no(snap.alloc.subsystems.is_some())
+    )
+    .set(1.0);
+
+    let a = &snap.alloc;
+    gauge!(name::ALLOC_LIVE).set(f(a.live_bytes));
+    gauge!(name::ALLOC_PEAK).set(f(a.peak_bytes));
+    counter!(name::ALLOC_ALLOCATED).absolute(a.allocated_bytes);
+    counter!(name::ALLOC_FREED).absolute(a.freed_bytes);
+    counter!(name::ALLOC_ALLOCATIONS).absolute(a.allocations);
+    counter!(name::ALLOC_DEALLOCATIONS).absolute(a.deallocations);
+    counter!(name::ALLOC_REALLOCATIONS).absolute(a.reallocations);
+    counter!(name::ALLOC_FAILED).absolute(a.failed_allocations);
+    gauge!(name::ALLOC_THREAD_SLOTS).set(f(a.thread_slots));
+
+    if let Some(subs) = &a.subsystems {
+        for s in Subsystem::ALL {
+            let st = subs[s.index()];
+            let label = s.name();
+            gauge!(name::SUB_LIVE, "subsystem" => label).set(f(st.live_bytes));
+            gauge!(name::SUB_PEAK, "subsystem" => label).set(f(st.peak_bytes));
+            counter!(name::SUB_ALLOCATED, "subsystem" => label).absolute(st.allocated_bytes);
+            counter!(name::SUB_FREED, "subsystem" => label).absolute(st.freed_bytes);
+        }
+    }
+
+    if let Ok(je) = &snap.jemalloc {
+        gauge!(name::JE_ALLOCATED).set(f(je.allocated));
+        gauge!(name::JE_ACTIVE).set(f(je.active));
+        gauge!(name::JE_RESIDENT).set(f(je.resident));
+        gauge!(name::JE_MAPPED).set(f(je.mapped));
+        gauge!(name::JE_RETAINED).set(f(je.retained));
+        gauge!(name::JE_METADATA).set(f(je.metadata));
+    }
+
+    let ar = &snap.arenas;
+    gauge!(name::ARENAS).set(f(ar.arenas));
+    gauge!(name::ARENA_RESERVED).set(f(ar.reserved_bytes));
+    gauge!(name::ARENA_USED).set(f(ar.used_bytes));
+    gauge!(name::ARENA_CHUNKS).set(f(ar.chunks));
+
+    let p = &snap.pools;
+    gauge!(name::POOLS).set(f(p.pools));
+    gauge!(name::POOL_BUFFERS, "state" => "idle").set(f(p.idle));
+    gauge!(name::POOL_BUFFERS, "state" => "in_use").set(f(p.in_use));
+    counter!(name::POOL_HITS).absolute(p.hits);
+    counter!(name::POOL_MISSES).absolute(p.misses);
+    gauge!(name::POOL_HELD).set(f(p.bytes_held));
+
+    let c = &snap.caches;
+    gauge!(name::CACHES).set(f(c.caches));
+    counter!(name::CACHE_HITS).absolute(c.hits);
+    counter!(name::CACHE_MISSES).absolute(c.misses);
+    counter!(name::CACHE_INSERTS).absolute(c.inserts);
+    counter!(name::CACHE_UPDATES).absolute(c.updates);
+    for reason in EvictionReason::ALL {
+        counter!(name::CACHE_EVICTIONS, "reason" => reason.name()).absolute(c.evictions(reason));
+    }
+    gauge!(name::CACHE_ENTRIES).set(f(c.entries));
+    gauge!(name::CACHE_BYTES).set(f(c.bytes));
+
+    record_config(config);
+
+    if let Some(pm) = &snap.process {
+        gauge!(name::PROCESS_RSS_PEAK).set(f(pm.rss_peak_bytes));
+    }
+    counter!(name::EXPORTER_SCRAPES).absolute(scrapes);
+}
+
+fn record_config(c: &Config) {
+    let usize_f = |v: usize| v as f64;
+    let seconds = |ms: u64| ms as f64 / 1000.0;
+    gauge!(name::CONFIG_POOL_INITIAL).set(usize_f(c.pool_initial));
+    gauge!(name::CONFIG_POOL_MAX).set(usize_f(c.pool_max));
+    gauge!(name::CONFIG_POOL_BUFFER).set(usize_f(c.pool_buffer_bytes));
+    gauge!(name::CONFIG_ARENA_CHUNK).set(usize_f(c.arena_chunk_bytes));
+    gauge!(name::CONFIG_ARENA_LIMIT).set(usize_f(c.arena_limit_bytes));
+    if let Some(v) = c.cache_max_entries {
+        gauge!(name::CONFIG_CACHE_ENTRIES).set(usize_f(v));
+    }
+    if let Some(v) = c.cache_max_bytes {
+        gauge!(name::CONFIG_CACHE_BYTES).set(usize_f(v));
+    }
+    if let Some(v) = c.cache_ttl_ms {
+        gauge!(name::CONFIG_CACHE_TTL).set(seconds(v));
+    }
+    if let Some(v) = c.jemalloc_dirty_decay_ms {
+        // -1 (never decay) stays -1 rather than becoming -0.001 s.
+        let s = if v < 0 { -1.0 } else { v as f64 / 1000.0 };
+        gauge!(name::CONFIG_DIRTY_DECAY).set(s);
+    }
+    if let Some(on) = c.jemalloc_background_thread {
+        gauge!(name::CONFIG_BACKGROUND_THREAD).set(if on { 1.0 } else { 0.0 });
+    }
+    gauge!(name::CONFIG_TRIM_INTERVAL).set(seconds(c.trim_interval_ms));
+}
+
+/// The recorder's families (which come out in hash-map order) in the order of [`families`],
+/// samples sorted within each, with the hand-written `histogram` family in its place. Lines of
+/// a family not in the table (there are none) keep their order, at the end.
+fn in_table_order(text: &str, histogram: &str) -> String {
+    let fams = families();
+    let mut blocks: Vec<Vec<&str>> = vec![Vec::new(); fams.len() + 1];
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let name = match line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+        {
+            Some(rest) => rest.split(' ').next(),
+            None => line.split(['{', ' ']).next(),
+        };
+        let idx = name
+            .and_then(|n| fams.iter().position(|f| f.name == n))
+            .unwrap_or(fams.len());
+        blocks[idx].push(line);
+    }
+    let mut out = String::with_capacity(text.len() + histogram.len() + 64);
+    for (i, block) in blocks.iter_mut().enumerate() {
+        if fams.get(i).is_some_and(|f| f.name == name::ALLOCATION_SIZE) {
+            out.push_str(histogram);
+            out.push('\n');
+            continue;
+        }
+        if block.is_empty() {
+            continue;
+        }
+        if i < fams.len() {
+            // The recorder writes HELP and TYPE before the samples of a family.
+            let header = block.iter().take_while(|l| l.starts_with('#')).count();
+            block[header..].sort_unstable();
+        }
+        for line in block.iter() {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes `ultra_allocation_size_bytes` as a Prometheus histogram. The metrics crate cannot
+/// set bucket counts, so this family is written by hand (its name never collides with the
+/// recorder's families).
+fn write_size_histogram(out: &mut String, snap: &Snapshot) {
+    let a = &snap.alloc;
+    let fam = crate::families::family(name::ALLOCATION_SIZE);
+    let help = fam.map_or("", |f| f.help);
+    let n = name::ALLOCATION_SIZE;
+    // `write!` into a String cannot fail.
+    let _ = writeln!(out, "# HELP {n} {help}");
+    let _ = writeln!(out, "# TYPE {n} histogram");
+    let mut cumulative = 0u64;
+    for (i, count) in a.histogram.iter().enumerate().take(HISTOGRAM_BUCKETS) {
+        cumulative = cumulative.wrapping_add(*count);
+        // The last bucket has no bound: it is the `+Inf` line below.
+        if let Some(le) = histogram_bucket_le(i) {
+            let _ = writeln!(out, "{n}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+    }
+    let _ = writeln!(out, "{n}_bucket{{le=\"+Inf\"}} {cumulative}");
+    let _ = writeln!(out, "{n}_sum {}", a.histogram_sum);
+    let _ = writeln!(out, "{n}_count {cumulative}");
+}
