@@ -40,6 +40,10 @@
 //!   [`CacheOptions::update_age_on_get`], a hit also restarts the entry's TTL.
 //! - **Stats.** `get`, `peek` and `has` count a hit or a miss; `remaining_ttl` and `keys` count
 //!   nothing. [`caches_total`] sums every cache of the process without allocating.
+//! - **Accounting.** All of the above is [`Accounting::Memory`], the default. The Node API
+//!   keeps the `lru-cache` package's figures instead, [`Accounting::LruCache`]: weights
+//!   without the overhead, only `get` counting hits and misses, and a refused entry counted as
+//!   a `size` eviction. Everything else (eviction order, TTLs, bounds) is the same.
 //!
 //! # Memory attribution
 //!
@@ -93,11 +97,80 @@ pub const NODE_BYTES: usize = 2 * std::mem::size_of::<usize>()
     + std::mem::size_of::<Box<str>>()
     + std::mem::size_of::<Entry>();
 
-/// The weight of an entry with a key of `key_len` bytes and a value of `value_len` bytes.
+/// The weight of an entry with a key of `key_len` bytes and a value of `value_len` bytes
+/// under [`Accounting::Memory`] (see [`Accounting::weight`] for the other accountings).
 pub const fn entry_weight(key_len: usize, value_len: usize) -> usize {
     key_len
         .saturating_add(value_len)
         .saturating_add(ENTRY_OVERHEAD)
+}
+
+/// What a cache's figures count: how entries are weighed for `max_bytes` and
+/// [`Cache::bytes`], and which look-ups count as hits and misses.
+///
+/// ```
+/// use ultra_core::cache::{Accounting, Cache, CacheOptions, ENTRY_OVERHEAD};
+///
+/// let mut cache = Cache::new(CacheOptions {
+///     max_bytes: Some(20),
+///     accounting: Accounting::LruCache,
+///     ..CacheOptions::default()
+/// })?;
+/// cache.set("k1", "12345678", None)?; // 2 + 8 bytes
+/// assert_eq!(cache.bytes(), 10);
+/// cache.peek("k1"); // counts nothing under LruCache
+/// assert!(cache.set("k2", "x".repeat(30).as_str(), None).is_err()); // refused...
+/// assert_eq!(cache.stats().evictions_size, 1); // ...and counted as a size eviction
+/// assert_eq!((cache.stats().hits, cache.stats().misses), (0, 0));
+/// assert_eq!(Accounting::Memory.weight(2, 8), 10 + ENTRY_OVERHEAD);
+/// # Ok::<(), ultra_core::cache::CacheError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Accounting {
+    /// ultra's own figures: an entry weighs `key + value + ENTRY_OVERHEAD` bytes, so that
+    /// [`Cache::bytes`] tracks the memory the cache holds; `get`, `peek` and `has` count hits
+    /// and misses; an entry refused for `max_bytes` is not an eviction.
+    #[default]
+    Memory,
+    /// The behaviour of the `lru-cache` npm package, which the Node API keeps:
+    ///
+    /// - an entry weighs its key and value bytes, at least 1 (lru-cache's
+    ///   `sizeCalculation`), so `max_bytes` may be as low as 1;
+    /// - only `get` counts hits and misses (`peek` and `has` count nothing);
+    /// - only `get`, `set` and [`Cache::purge_expired`] remove an expired entry (counted as an
+    ///   `expired` eviction): `peek`, `has` and `remaining_ttl` answer "absent" and leave it,
+    ///   and `delete` removes it without counting an eviction;
+    /// - an entry refused for `max_bytes` counts as one `size` eviction (the key's previous
+    ///   value, if any, is removed without being counted);
+    /// - a cache bounded by TTL alone purges its expired entries during `set` whenever its
+    ///   length doubled since the last purge (at least 64 entries), so that it stays within
+    ///   twice its live entries, as lru-cache's `ttlAutopurge` keeps it bounded.
+    LruCache,
+}
+
+impl Accounting {
+    /// The weight of an entry with a key of `key_len` bytes and a value of `value_len` bytes.
+    pub const fn weight(self, key_len: usize, value_len: usize) -> usize {
+        match self {
+            Accounting::Memory => entry_weight(key_len, value_len),
+            Accounting::LruCache => {
+                let w = key_len.saturating_add(value_len);
+                if w == 0 {
+                    1
+                } else {
+                    w
+                }
+            }
+        }
+    }
+
+    /// The smallest `max_bytes` under which an entry can be stored.
+    pub const fn min_max_bytes(self) -> usize {
+        match self {
+            Accounting::Memory => ENTRY_OVERHEAD,
+            Accounting::LruCache => 1,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,6 +409,8 @@ pub struct CacheOptions {
     pub ttl_ms: Option<f64>,
     /// Whether a hit ([`Cache::get`]) restarts the entry's TTL.
     pub update_age_on_get: bool,
+    /// What the cache's figures count (default [`Accounting::Memory`]).
+    pub accounting: Accounting,
 }
 
 impl CacheOptions {
@@ -348,6 +423,7 @@ impl CacheOptions {
             // Exact for every TTL below 2^53 ms (285 000 years).
             ttl_ms: config.cache_ttl_ms.map(|ms| ms as f64),
             update_age_on_get: false,
+            accounting: Accounting::Memory,
         }
     }
 
@@ -358,6 +434,7 @@ impl CacheOptions {
             max_bytes: self.max_bytes.filter(|&n| n != 0),
             ttl_ms: self.ttl_ms.filter(|&t| t != 0.0),
             update_age_on_get: self.update_age_on_get,
+            accounting: self.accounting,
         }
     }
 }
@@ -392,7 +469,7 @@ pub enum CacheError {
     MaxBytesTooSmall {
         /// The value given.
         max_bytes: usize,
-        /// [`ENTRY_OVERHEAD`].
+        /// The smallest weight of an entry ([`Accounting::min_max_bytes`]).
         overhead: usize,
     },
     /// An entry heavier than `max_bytes`; it was not stored and any previous value of its key
@@ -406,7 +483,8 @@ pub enum CacheError {
         weight: usize,
         /// The cache's byte bound.
         max_bytes: usize,
-        /// [`ENTRY_OVERHEAD`].
+        /// The per-entry overhead in the weight: [`ENTRY_OVERHEAD`], or 0 under
+        /// [`Accounting::LruCache`].
         overhead: usize,
     },
     /// [`SharedCache::named`] with an empty name.
@@ -445,6 +523,7 @@ struct Limits {
     max_bytes: usize,
     default_ttl_ns: u64,
     update_age_on_get: bool,
+    accounting: Accounting,
 }
 
 impl Limits {
@@ -455,10 +534,11 @@ impl Limits {
             None => 0,
         };
         if let Some(max_bytes) = o.max_bytes {
-            if max_bytes < ENTRY_OVERHEAD {
+            let min = o.accounting.min_max_bytes();
+            if max_bytes < min {
                 return Err(CacheError::MaxBytesTooSmall {
                     max_bytes,
-                    overhead: ENTRY_OVERHEAD,
+                    overhead: min,
                 });
             }
         }
@@ -470,6 +550,7 @@ impl Limits {
             max_bytes: o.max_bytes.unwrap_or(usize::MAX),
             default_ttl_ns,
             update_age_on_get: o.update_age_on_get,
+            accounting: o.accounting,
         })
     }
 }
@@ -641,6 +722,13 @@ impl Book {
         TOTALS.bytes.fetch_add(new as i64 - old as i64, Relaxed);
     }
 
+    /// An entry refused for `max_bytes` ([`Accounting::LruCache`]): one `size` eviction.
+    fn refused(&mut self) {
+        let size = EvictionReason::Size.index();
+        self.evictions[size] += 1;
+        TOTALS.evictions[size].fetch_add(1, Relaxed);
+    }
+
     /// `n` entries weighing `weight` together left; `reason` is `None` for delete and clear.
     fn removed(&mut self, n: usize, weight: usize, reason: Option<EvictionReason>) {
         if n == 0 {
@@ -674,8 +762,8 @@ impl Entry {
         now >= self.expires_at
     }
 
-    fn weight(&self, key: &str) -> usize {
-        entry_weight(key.len(), self.value.data.len())
+    fn weight(&self, key: &str, accounting: Accounting) -> usize {
+        accounting.weight(key.len(), self.value.data.len())
     }
 }
 
@@ -725,6 +813,8 @@ pub struct Cache {
     book: Book,
     /// Most entries held since the hash index was last rebuilt.
     high_water: usize,
+    /// Length at which a TTL-only cache under [`Accounting::LruCache`] purges next.
+    purge_at: usize,
 }
 
 impl fmt::Debug for Cache {
@@ -737,6 +827,9 @@ impl fmt::Debug for Cache {
             .finish()
     }
 }
+
+/// Length from which a TTL-only cache under [`Accounting::LruCache`] purges expired entries.
+const PURGE_MIN: usize = 64;
 
 /// Entries below which the hash index is never rebuilt smaller.
 const SHRINK_MIN: usize = 64;
@@ -761,6 +854,7 @@ impl Cache {
             clock,
             book: Book::default(),
             high_water: 0,
+            purge_at: PURGE_MIN,
         })
     }
 
@@ -803,20 +897,26 @@ impl Cache {
         self.get_with(key, Value::clone)
     }
 
-    /// Like [`Cache::get_with`], but leaves recency and age alone.
+    /// Like [`Cache::get_with`], but leaves recency and age alone (and, under
+    /// [`Accounting::LruCache`], counts no hit or miss).
     pub fn peek_with<R>(&mut self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
         let guard = Subsystem::Cache.enter();
         let now = self.now();
+        let counts = self.limits.accounting == Accounting::Memory;
         match self.lru.peek(key) {
             Some(e) if !e.expired(now) => {
-                self.book.hit();
+                if counts {
+                    self.book.hit();
+                }
                 drop(guard);
                 return Some(f(&e.value));
             }
-            Some(_) => self.remove_expired(key),
-            None => {}
+            Some(_) if counts => self.remove_expired(key),
+            _ => {}
         }
-        self.book.miss();
+        if counts {
+            self.book.miss();
+        }
         None
     }
 
@@ -825,7 +925,8 @@ impl Cache {
         self.peek_with(key, Value::clone)
     }
 
-    /// Whether `key` has a live entry; counts a hit or a miss, leaves recency alone.
+    /// Whether `key` has a live entry; counts a hit or a miss (not under
+    /// [`Accounting::LruCache`]), leaves recency alone.
     pub fn has(&mut self, key: &str) -> bool {
         self.peek_with(key, |_| ()).is_some()
     }
@@ -833,8 +934,11 @@ impl Cache {
     /// Removes the expired entry of `key` (known to be there).
     fn remove_expired(&mut self, key: &str) {
         if let Some(e) = self.lru.pop(key) {
-            self.book
-                .removed(1, e.weight(key), Some(EvictionReason::Expired));
+            self.book.removed(
+                1,
+                e.weight(key, self.limits.accounting),
+                Some(EvictionReason::Expired),
+            );
             drop(e);
             self.maybe_shrink();
         }
@@ -859,24 +963,34 @@ impl Cache {
         };
         let _guard = Subsystem::Cache.enter();
         let now = self.now();
-        let weight = entry_weight(key.len(), value.data.len());
+        let accounting = self.limits.accounting;
+        let weight = accounting.weight(key.len(), value.data.len());
         if weight > self.limits.max_bytes {
             if let Some(e) = self.lru.pop(key) {
-                let reason = e.expired(now).then_some(EvictionReason::Expired);
-                self.book.removed(1, e.weight(key), reason);
+                let reason = match accounting {
+                    Accounting::Memory => e.expired(now).then_some(EvictionReason::Expired),
+                    Accounting::LruCache => None,
+                };
+                self.book.removed(1, e.weight(key, accounting), reason);
                 drop(e);
                 self.maybe_shrink();
+            }
+            if accounting == Accounting::LruCache {
+                self.book.refused();
             }
             return Err(CacheError::EntryTooLarge {
                 weight,
                 max_bytes: self.limits.max_bytes,
-                overhead: ENTRY_OVERHEAD,
+                overhead: match accounting {
+                    Accounting::Memory => ENTRY_OVERHEAD,
+                    Accounting::LruCache => 0,
+                },
             });
         }
         let expires_at = expiry(now, ttl_ns);
         let outcome = match self.lru.get_mut(key) {
             Some(e) => {
-                let old = e.weight(key);
+                let old = e.weight(key, self.limits.accounting);
                 let was_expired = e.expired(now);
                 e.value = value.to_value();
                 e.ttl_ns = ttl_ns;
@@ -903,8 +1017,21 @@ impl Cache {
             }
         };
         self.evict_to_fit(now);
+        self.autopurge();
         self.maybe_shrink();
         Ok(outcome)
+    }
+
+    /// Keeps a TTL-only cache under [`Accounting::LruCache`] within twice its live entries
+    /// (amortised O(1) per `set`).
+    fn autopurge(&mut self) {
+        let l = &self.limits;
+        let ttl_only = l.max_entries == usize::MAX && l.max_bytes == usize::MAX;
+        if l.accounting != Accounting::LruCache || !ttl_only || self.lru.len() < self.purge_at {
+            return;
+        }
+        self.purge_expired();
+        self.purge_at = self.lru.len().saturating_mul(2).max(PURGE_MIN);
     }
 
     fn evict_to_fit(&mut self, now: u64) {
@@ -923,12 +1050,14 @@ impl Cache {
             } else {
                 EvictionReason::Size
             };
-            self.book.removed(1, e.weight(&key), Some(reason));
+            self.book
+                .removed(1, e.weight(&key, self.limits.accounting), Some(reason));
         }
     }
 
     /// Removes `key`; returns whether it had a live entry (an expired one is removed too,
-    /// counted as an `expired` eviction, and `false` is returned).
+    /// counted as an `expired` eviction except under [`Accounting::LruCache`], and `false` is
+    /// returned).
     pub fn delete(&mut self, key: &str) -> bool {
         let _guard = Subsystem::Cache.enter();
         let now = self.now();
@@ -936,8 +1065,10 @@ impl Cache {
             return false;
         };
         let live = !e.expired(now);
-        let reason = (!live).then_some(EvictionReason::Expired);
-        self.book.removed(1, e.weight(key), reason);
+        let counts = self.limits.accounting == Accounting::Memory;
+        let reason = (!live && counts).then_some(EvictionReason::Expired);
+        self.book
+            .removed(1, e.weight(key, self.limits.accounting), reason);
         drop(e);
         self.maybe_shrink();
         live
@@ -958,11 +1089,12 @@ impl Cache {
         let _guard = Subsystem::Cache.enter();
         let now = self.now();
         let (mut n, mut weight) = (0, 0);
+        let accounting = self.limits.accounting;
         self.lru.retain(|k, e| {
             let expired = e.expired(now);
             if expired {
                 n += 1;
-                weight += e.weight(k);
+                weight += e.weight(k, accounting);
             }
             !expired
         });
@@ -972,13 +1104,16 @@ impl Cache {
     }
 
     /// The time `key` has left: `None` if absent or expired (an expired entry is removed,
-    /// counted as an `expired` eviction). Counts no hit or miss, leaves recency alone.
+    /// counted as an `expired` eviction, except under [`Accounting::LruCache`], where it is
+    /// left). Counts no hit or miss, leaves recency alone.
     pub fn remaining_ttl(&mut self, key: &str) -> Option<RemainingTtl> {
         let _guard = Subsystem::Cache.enter();
         let now = self.now();
         let e = self.lru.peek(key)?;
         if e.expired(now) {
-            self.remove_expired(key);
+            if self.limits.accounting == Accounting::Memory {
+                self.remove_expired(key);
+            }
             return None;
         }
         Some(if e.ttl_ns == 0 || e.expires_at == u64::MAX {
@@ -1267,6 +1402,7 @@ mod tests {
             max_bytes,
             ttl_ms: ttl,
             update_age_on_get: false,
+            accounting: Accounting::Memory,
         }
     }
 
@@ -1414,6 +1550,58 @@ mod tests {
         let s = c.stats();
         assert_eq!((s.hits, s.misses, s.evictions_expired), (3, 1, 2));
         assert_eq!(c.purge_expired(), 0);
+    }
+
+    #[test]
+    fn lru_cache_accounting_keeps_the_figures_of_lru_cache() {
+        let clock = Arc::new(ManualClock::new());
+        let lru = |o: CacheOptions| CacheOptions {
+            accounting: Accounting::LruCache,
+            ..o
+        };
+        // Weights without overhead (at least 1), a byte bound as low as 1, refusals counted.
+        let mut c = Cache::with_clock(lru(opts(None, Some(20), None)), clock.clone()).unwrap();
+        c.set("k1", "12345678", None).unwrap();
+        c.set("k2", &[0u8; 8][..], None).unwrap();
+        assert_eq!(c.bytes(), 20);
+        c.set("k3", "x", None).unwrap(); // evicts k1 for size
+        assert_eq!((c.bytes(), c.stats().evictions_size), (13, 1));
+        assert!(matches!(
+            c.set("k2", "é".repeat(20).as_str(), None),
+            Err(CacheError::EntryTooLarge { overhead: 0, .. })
+        ));
+        assert_eq!((c.bytes(), c.stats().evictions_size), (3, 2));
+        c.set("", "", None).unwrap();
+        assert_eq!(c.bytes(), 4, "an empty entry weighs 1");
+        assert!(Cache::new(lru(opts(None, Some(1), None))).is_ok());
+        // Only `get` counts; peek, has and remaining_ttl leave an expired entry in place.
+        let mut c =
+            Cache::with_clock(lru(opts(Some(10), None, Some(10.0))), clock.clone()).unwrap();
+        c.set("a", "1", None).unwrap();
+        c.set("b", "2", None).unwrap();
+        c.set("c", "3", None).unwrap();
+        assert!(c.peek("a").is_some() && c.has("a") && !c.has("zz"));
+        assert_eq!((c.stats().hits, c.stats().misses), (0, 0));
+        clock.advance_ms(10);
+        assert!(!c.has("a") && c.peek("a").is_none() && c.remaining_ttl("a").is_none());
+        assert_eq!((c.len(), c.stats().evictions_expired), (3, 0));
+        assert!(!c.delete("b"), "an expired entry is not live");
+        assert_eq!(
+            (c.len(), c.stats().evictions_expired),
+            (2, 0),
+            "deleted, not counted"
+        );
+        assert!(c.get("a").is_none());
+        assert_eq!((c.stats().misses, c.stats().evictions_expired), (1, 1));
+        assert_eq!(c.purge_expired(), 1);
+        // A TTL-only cache purges expired entries as it grows.
+        let mut c = Cache::with_clock(lru(opts(None, None, Some(5.0))), clock.clone()).unwrap();
+        for i in 0..1000 {
+            c.set(&format!("k{i}"), "v", None).unwrap();
+            clock.advance_ms(1);
+        }
+        assert!(c.len() <= 2 * PURGE_MIN.max(10), "len {}", c.len());
+        assert_eq!(c.stats().evictions_expired as usize + c.len(), 1000);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub mod hash;
 pub mod json;
 mod snapshot;
 
-pub use cache::{Cache, CacheError, CacheOptions, CacheStats, SharedCache};
+pub use cache::{Accounting, Cache, CacheError, CacheOptions, CacheStats, SharedCache};
 pub use hash::HashError;
 pub use json::JsonError;
 pub use snapshot::{process_memory, JemallocUnavailable, ProcessMemory, Snapshot};

@@ -313,6 +313,7 @@ fn options() -> impl Strategy<Value = CacheOptions> {
                 max_bytes,
                 ttl_ms,
                 update_age_on_get,
+                ..CacheOptions::default()
             };
             if o.max_entries.is_none() && o.max_bytes.is_none() && o.ttl_ms.is_none() {
                 o.max_entries = Some(4);

@@ -23,9 +23,16 @@ pub enum Fail {
     Type(String),
     /// A `RangeError` with this message.
     Range(String),
-    /// A `SyntaxError` with this message and, when known, the byte offset of the fault
-    /// (set as the error's `offset` property).
-    Syntax(String, Option<usize>),
+    /// A `SyntaxError` of a rejected JSON input, with the byte offset of the fault (`null`
+    /// when it has none) and its kind, set as the error's `offset` and `kind` properties.
+    Syntax {
+        /// The message.
+        message: String,
+        /// The byte offset of the fault.
+        offset: Option<usize>,
+        /// The kind of fault (`ultra_core::json::JsonErrorKind::name`).
+        kind: &'static str,
+    },
     /// A plain `Error` with this message.
     Error(String),
 }
@@ -44,7 +51,9 @@ pub fn run<T>(env: Env, body: impl FnOnce() -> R<T>) -> napi::Result<T> {
                 .unwrap_or_else(|| "unknown panic".to_owned());
             // A payload whose Drop panics would unwind out of here: leak it instead.
             std::mem::forget(payload);
-            Fail::Error(format!("ultra-node: internal error (a bug, please report it): {what}"))
+            Fail::Error(format!(
+                "ultra-node: internal error (a bug, please report it): {what}"
+            ))
         }
     };
     throw(env, fail);
@@ -56,7 +65,7 @@ fn throw(env: Env, fail: Fail) {
     if raw::exception_pending(env) {
         return;
     }
-    let (class, message, offset) = match fail {
+    let (class, message, json) = match fail {
         Fail::Pending => (
             ErrorClass::Error,
             "ultra-node: an N-API call failed without an exception".to_owned(),
@@ -64,12 +73,26 @@ fn throw(env: Env, fail: Fail) {
         ),
         Fail::Type(m) => (ErrorClass::Type, m, None),
         Fail::Range(m) => (ErrorClass::Range, m, None),
-        Fail::Syntax(m, offset) => (ErrorClass::Syntax, m, offset),
+        Fail::Syntax {
+            message,
+            offset,
+            kind,
+        } => (ErrorClass::Syntax, message, Some((offset, kind))),
         Fail::Error(m) => (ErrorClass::Error, m, None),
     };
     let thrown = raw::create_error(env, class, &message).and_then(|error| {
-        if let Some(offset) = offset {
-            raw::set_num(env, error, c"offset", offset as f64)?;
+        if let Some((offset, kind)) = json {
+            let offset = match offset {
+                Some(offset) => raw::num(env, offset as f64)?,
+                None => raw::null(env)?,
+            };
+            raw::set(env, error, c"offset", offset)?;
+            raw::set(
+                env,
+                error,
+                c"kind",
+                raw::string_latin1(env, kind.as_bytes())?,
+            )?;
         }
         raw::throw(env, error)
     });
@@ -95,6 +118,43 @@ pub fn range_error(env: Env, function: &str, param: &str, rule: &str, v: Val) ->
     match describe(env, v) {
         Ok(got) => Fail::Range(message(function, param, rule, &got)),
         Err(fail) => fail,
+    }
+}
+
+/// Checks an integer argument in `[min, max]`: a TypeError unless it is a number, a
+/// RangeError unless it is an integer in range (the rule of `validate.integer`). Allocates
+/// only to report a failure.
+pub fn integer(env: Env, function: &str, param: &str, v: Val, min: f64, max: f64) -> R<f64> {
+    let rule = || format!("an integer in [{min}, {max}]");
+    match raw::number(env, v)? {
+        None => Err(type_error(env, function, param, &rule(), v)),
+        Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(n),
+        Some(_) => Err(range_error(env, function, param, &rule(), v)),
+    }
+}
+
+/// Checks a string argument that must be one of `allowed` (`allowed[0]` when `undefined`), as
+/// `validate.oneOf`. Allocates only to report a failure.
+pub fn one_of(
+    env: Env,
+    function: &str,
+    param: &str,
+    v: Val,
+    allowed: &[&'static str],
+) -> R<&'static str> {
+    let rule = || {
+        let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+        format!("one of {}", quoted.join(", "))
+    };
+    match raw::kind(env, v)? {
+        Kind::Undefined => Ok(allowed[0]),
+        Kind::String => {
+            let found = raw::with_utf8(env, v, |s| Ok(allowed.iter().find(|a| a.as_bytes() == s)))?;
+            found
+                .copied()
+                .ok_or_else(|| range_error(env, function, param, &rule(), v))
+        }
+        _ => Err(type_error(env, function, param, &rule(), v)),
     }
 }
 

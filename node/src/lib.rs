@@ -1,1 +1,123 @@
-//! placeholder
+//! ultra-node: the Node.js addon of ultra (napi-rs), the native engine behind the
+//! `ultra-node` package.
+//!
+//! The package's `index.js` loads this addon through `native.js` (written by `napi build`) and
+//! wraps it with the argument checks of `lib/`; when the addon cannot load, the same API runs
+//! on the pure-JS fallback. Each exported function is one function of the engine contract
+//! (`lib/api.js`, and `node/README.md`, "Engine contract"), called with arguments `lib/`
+//! already checked and completed. The addon checks them again anyway: called directly, a
+//! wrong argument is a TypeError or RangeError in the words of `lib/validate.js`, never a
+//! crash.
+//!
+//! Functions and classes are registered as raw N-API callbacks (module `glue`), not through
+//! napi-rs's `#[napi]` glue, whose per-call bookkeeping costs more than the engine's short
+//! calls themselves, and whose per-env set-up costs load-time memory (see `glue`). The addon
+//! registers itself (`napi_register_module_v1`); napi-rs provides the N-API declarations. So
+//! the `native.d.ts` that `napi build` writes declares nothing; the package's types are
+//! `index.d.ts`, and each function's contract is documented on its body here.
+//!
+//! # What is where
+//!
+//! | module | JS functions | on |
+//! |---|---|---|
+//! | `cache` | `createCache` | `ultra_core::cache` (lru-cache accounting; named caches shared by all threads) |
+//! | `hash` | `blake3Hash`, `createBlake3Hasher`, `xxh3Hash`, `createXxh3Hasher` | `ultra_core::hash` |
+//! | `json` | `validateJson`, `parseJson`, `jsonPointer`, `minifyJson` | `ultra_core::json` (+ V8's `JSON.parse` to build values) |
+//! | `arena` | `createMemoryArena` | `ultra_alloc::Arena` |
+//! | `pool` | `createObjectPool` | `ultra_alloc::BufferPool` |
+//! | `memory` | `createMemoryManager`, `initMemorySubsystem`, `getCoreVersion` | `ultra_core::Snapshot`, `ultra_alloc::Config` |
+//!
+//! # Rules kept here (DESIGN.md, "Rules for the addon")
+//!
+//! - **No panic reaches Node.** Every entry point runs its body in `error::run`, which
+//!   catches a panic and throws it as a JS `Error`; finalizers catch their own. Nothing
+//!   reachable from JS unwraps user data.
+//! - **No Buffer sees memory Rust reuses.** Arena and pool Buffers are detached before their
+//!   memory is freed or reused, and two external Buffers never cover the same bytes; see the
+//!   docs of `arena` and `pool`.
+//! - **Nothing happens at load.** Loading the addon reserves, pools and spawns nothing: the
+//!   global allocator only counts, and the first `initMemorySubsystem` (made by the first
+//!   factory call if not by the program) applies the configuration.
+//! - `unsafe` lives in `raw` and `glue` (N-API calls) and in the two external-buffer
+//!   finalizers, each block with its `// SAFETY:` reasoning.
+
+// N-API is a C interface: `raw`, `glue` and the buffer finalizers call it in `unsafe` blocks,
+// each documented (enforced by `clippy::undocumented_unsafe_blocks`).
+#![allow(unsafe_code)]
+
+mod arena;
+mod cache;
+mod error;
+mod glue;
+mod hash;
+mod json;
+mod memory;
+mod pool;
+mod raw;
+
+use napi::Env;
+use ultra_alloc::{Jemalloc, TrackingAllocator};
+
+use crate::glue::Class;
+
+/// Every allocation of the addon goes through the tracking allocator over jemalloc (with
+/// prefixed symbols, so Node's own `malloc` stays glibc's and the two never mix).
+#[global_allocator]
+static GLOBAL: TrackingAllocator<Jemalloc> = TrackingAllocator::new(Jemalloc);
+
+/// Node calls this in each env that loads the addon (the main thread and every worker): it
+/// defines the classes and exports the engine functions. Nothing else happens at load.
+///
+/// # Safety
+///
+/// Called by Node with a live `env` and its `exports` object, on that env's JS thread.
+#[no_mangle]
+pub unsafe extern "C" fn napi_register_module_v1(
+    env: napi::sys::napi_env,
+    exports: napi::sys::napi_value,
+) -> napi::sys::napi_value {
+    let env = Env::from(env);
+    let registered = error::run(env, || init(env, raw::Val(exports)));
+    registered.map_or(std::ptr::null_mut(), |()| exports)
+}
+
+// The one `#[napi]` item of the addon. With napi-rs's registration left out (`noop`) it
+// registers nothing (Node calls the raw `getCoreVersion` of `memory.rs`); it exists so that
+// `napi build` writes the `native.js` loader, which it only does for a crate with type
+// definitions.
+/// The version of ultra's core (the workspace version, shared by every ultra crate).
+#[napi_derive::napi(js_name = "getCoreVersion")]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// The N-API version the addon is built for (9, Node 20), read by Node at load.
+#[no_mangle]
+pub extern "C" fn node_api_module_get_api_version_v1() -> i32 {
+    9
+}
+
+fn init(env: Env, exports: raw::Val) -> error::R<()> {
+    let mut classes = [std::ptr::null_mut(); glue::CLASSES];
+    classes[cache::NativeCache::SLOT] =
+        glue::define_class::<cache::NativeCache>(env, cache::MEMBERS)?;
+    classes[memory::NativeMemoryManager::SLOT] =
+        glue::define_class::<memory::NativeMemoryManager>(env, memory::MEMBERS)?;
+    classes[hash::Blake3HasherObject::SLOT] =
+        glue::define_class::<hash::Blake3HasherObject>(env, hash::BLAKE3_MEMBERS)?;
+    classes[hash::Xxh3HasherObject::SLOT] =
+        glue::define_class::<hash::Xxh3HasherObject>(env, hash::XXH3_MEMBERS)?;
+    classes[arena::NativeArena::SLOT] =
+        glue::define_class::<arena::NativeArena>(env, arena::MEMBERS)?;
+    classes[pool::NativePool::SLOT] = glue::define_class::<pool::NativePool>(env, pool::MEMBERS)?;
+    let functions = [
+        cache::FUNCTIONS,
+        hash::FUNCTIONS,
+        json::FUNCTIONS,
+        arena::FUNCTIONS,
+        pool::FUNCTIONS,
+        memory::FUNCTIONS,
+    ]
+    .concat();
+    glue::init(env, exports, classes, &functions)
+}

@@ -62,10 +62,7 @@ fn check(status: sys::napi_status, call: &'static str) -> R<()> {
 }
 
 /// Writes an out-parameter through `f` and returns it once `f`'s status is `napi_ok`.
-fn out<T>(
-    call: &'static str,
-    f: impl FnOnce(*mut T) -> sys::napi_status,
-) -> R<T> {
+fn out<T>(call: &'static str, f: impl FnOnce(*mut T) -> sys::napi_status) -> R<T> {
     let mut slot = MaybeUninit::<T>::uninit();
     check(f(slot.as_mut_ptr()), call)?;
     // SAFETY: N-API writes the out-parameter whenever it returns `napi_ok`, which `check`
@@ -101,7 +98,9 @@ pub enum Kind {
 /// The type of `v`.
 pub fn kind(env: Env, v: Val) -> R<Kind> {
     // SAFETY: see the module docs; `t` is a valid out-pointer.
-    let t = out("napi_typeof", |t| unsafe { sys::napi_typeof(env.raw(), v.0, t) })?;
+    let t = out("napi_typeof", |t| unsafe {
+        sys::napi_typeof(env.raw(), v.0, t)
+    })?;
     Ok(match t {
         sys::ValueType::napi_undefined => Kind::Undefined,
         sys::ValueType::napi_null => Kind::Null,
@@ -192,20 +191,15 @@ impl TypedArray {
 
 /// The typed-array view of `v`, or `None` if `v` is not a typed array.
 pub fn typed_array(env: Env, v: Val) -> R<Option<TypedArray>> {
-    // SAFETY: see the module docs.
-    let is = out("napi_is_typedarray", |r| unsafe {
-        sys::napi_is_typedarray(env.raw(), v.0, r)
-    })?;
-    if !is {
-        return Ok(None);
-    }
     let mut ty = 0;
     let mut len = 0;
     let mut data: *mut c_void = ptr::null_mut();
     let mut buffer = ptr::null_mut();
     let mut offset = 0;
-    // SAFETY: `v` is a typed array; every out-pointer is a valid local.
-    check(
+    let status =
+        // SAFETY: see the module docs; every out-pointer is a valid local. N-API answers
+        // `napi_invalid_arg`, without an exception, when `v` is not a typed array (one call
+        // instead of `napi_is_typedarray` first: this is on the path of every hash).
         unsafe {
             sys::napi_get_typedarray_info(
                 env.raw(),
@@ -216,9 +210,11 @@ pub fn typed_array(env: Env, v: Val) -> R<Option<TypedArray>> {
                 &mut buffer,
                 &mut offset,
             )
-        },
-        "napi_get_typedarray_info",
-    )?;
+        };
+    if status == sys::Status::napi_invalid_arg {
+        return Ok(None);
+    }
+    check(status, "napi_get_typedarray_info")?;
     Ok(Some(TypedArray {
         ty,
         len,
@@ -276,13 +272,13 @@ pub fn boolean(env: Env, v: Val) -> R<Option<bool>> {
 
 /// The value of a bigint as a sign and up to two 64-bit words (little-endian), or `None`
 /// when it needs more than two words.
-pub fn bigint_u128(env: Env, v: Val) -> R<Option<(bool, u128)>> {
+pub fn read_bigint_u128(env: Env, v: Val) -> R<Option<(bool, u128)>> {
     let mut words = [0u64; 2];
     let mut count = words.len();
     let mut sign = 0;
-    // SAFETY: `words` has room for `count` words; N-API sets `count` to the words needed and
-    // writes at most the room given.
-    check(
+    let status =
+        // SAFETY: `words` has room for `count` words; N-API sets `count` to the words needed
+        // and writes at most the room given.
         unsafe {
             sys::napi_get_value_bigint_words(
                 env.raw(),
@@ -291,9 +287,8 @@ pub fn bigint_u128(env: Env, v: Val) -> R<Option<(bool, u128)>> {
                 &mut count,
                 words.as_mut_ptr(),
             )
-        },
-        "napi_get_value_bigint_words",
-    )?;
+        };
+    check(status, "napi_get_value_bigint_words")?;
     if count > 2 {
         return Ok(None);
     }
@@ -313,7 +308,9 @@ pub fn get(env: Env, obj: Val, name: &CStr) -> R<Val> {
 /// Whether `v` is an array.
 pub fn is_array(env: Env, v: Val) -> R<bool> {
     // SAFETY: see the module docs.
-    out("napi_is_array", |r| unsafe { sys::napi_is_array(env.raw(), v.0, r) })
+    out("napi_is_array", |r| unsafe {
+        sys::napi_is_array(env.raw(), v.0, r)
+    })
 }
 
 /// Whether `v` is a DataView.
@@ -369,7 +366,10 @@ pub fn undefined(env: Env) -> R<Val> {
 /// `null`.
 pub fn null(env: Env) -> R<Val> {
     // SAFETY: see the module docs.
-    out("napi_get_null", |r| unsafe { sys::napi_get_null(env.raw(), r) }).map(Val)
+    out("napi_get_null", |r| unsafe {
+        sys::napi_get_null(env.raw(), r)
+    })
+    .map(Val)
 }
 
 /// A boolean.
@@ -503,7 +503,10 @@ pub fn call1(env: Env, function: Val, arg: Val) -> R<Val> {
 /// `globalThis`.
 pub fn global(env: Env) -> R<Val> {
     // SAFETY: see the module docs.
-    out("napi_get_global", |r| unsafe { sys::napi_get_global(env.raw(), r) }).map(Val)
+    out("napi_get_global", |r| unsafe {
+        sys::napi_get_global(env.raw(), r)
+    })
+    .map(Val)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -628,6 +631,19 @@ pub fn set_tag(env: Env, obj: Val, tag: u64) -> R<()> {
         },
         "napi_wrap",
     )
+}
+
+/// The tag [`set_tag`] attached to `obj`, or `None` if it has none.
+pub fn tag(env: Env, obj: Val) -> R<Option<u64>> {
+    let mut tag: *mut c_void = ptr::null_mut();
+    // SAFETY: see the module docs. N-API answers `napi_invalid_arg` for an object that was
+    // not wrapped (or is not an object) and sets no exception then.
+    let status = unsafe { sys::napi_unwrap(env.raw(), obj.0, &mut tag) };
+    match status {
+        sys::Status::napi_ok => Ok(Some(tag as usize as u64)),
+        sys::Status::napi_invalid_arg => Ok(None),
+        other => check(other, "napi_unwrap").map(|()| None),
+    }
 }
 
 /// Removes and returns the tag [`set_tag`] attached to `obj`, or `None` if it has none.

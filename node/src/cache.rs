@@ -1,0 +1,386 @@
+//! The cache for JS, on `ultra_core::cache` with [`Accounting::LruCache`] (the figures of the
+//! `lru-cache` package, which the JS API documents).
+//!
+//! An unnamed cache is a plain [`Cache`] owned by its JS handle. A named cache is a
+//! [`SharedCache`] from the process-wide registry of `ultra_core`, so every `worker_thread`
+//! that opens the name gets the same cache. The addon also keeps every named cache it opened
+//! for the rest of the process: a worker that fills a named cache and exits must not take
+//! the cache with it (the registry of `ultra_core` holds caches weakly). `clear()` empties one.
+
+use std::sync::{Arc, Mutex};
+
+use napi::{sys, Env};
+use ultra_core::cache::{
+    Accounting, Cache, CacheError, CacheOptions, RemainingTtl, SharedCache, Value, ValueKind,
+    ValueRef,
+};
+
+use crate::error::{describe_string, integer, message, range_error, type_error, Fail, R};
+use crate::glue::{self, Class, Member};
+use crate::raw::{self, Kind, Val};
+
+/// Largest `max` (as `MAX_CACHE_ENTRIES` of `lib/validate.js`).
+const MAX_CACHE_ENTRIES: f64 = 16_777_216.0;
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+/// Longest cache name, in UTF-16 units.
+const MAX_NAME_LENGTH: usize = 256;
+
+/// Named caches this process opened, kept for its lifetime (see the module docs).
+static KEPT: Mutex<Vec<Arc<SharedCache>>> = Mutex::new(Vec::new());
+
+enum Inner {
+    Local(Box<Cache>),
+    Shared(Arc<SharedCache>),
+}
+
+/// A string-keyed LRU cache of strings and bytes (the engine side of `createCache`).
+pub struct NativeCache {
+    inner: Inner,
+}
+
+impl Class for NativeCache {
+    const NAME: &'static std::ffi::CStr = c"NativeCache";
+    const TAG: sys::napi_type_tag = sys::napi_type_tag {
+        lower: 0x756c_7472_615f_6361,
+        upper: 0x0001,
+    };
+    const SLOT: usize = 0;
+}
+
+/// An optional number option: `None` when undefined.
+fn opt_number(env: Env, options: Val, name: &std::ffi::CStr) -> R<(Val, Option<f64>)> {
+    let v = raw::get(env, options, name)?;
+    let n = match raw::kind(env, v)? {
+        Kind::Undefined => None,
+        _ => Some(raw::number(env, v)?.unwrap_or(f64::NAN)),
+    };
+    Ok((v, n))
+}
+
+/// Checks an integer option in `[min, max]`.
+fn int_in(env: Env, param: &str, v: Val, n: Option<f64>, min: f64, max: f64) -> R<Option<usize>> {
+    if n.is_none() {
+        return Ok(None);
+    }
+    integer(env, "createCache", param, v, min, max).map(|n| Some(n as usize))
+}
+
+/// Checks a TTL in milliseconds: a finite number `>= 0`.
+fn ttl(env: Env, function: &str, param: &str, v: Val, n: Option<f64>) -> R<Option<f64>> {
+    let Some(n) = n else { return Ok(None) };
+    let rule = "a finite number in [0, 9007199254740991]";
+    if raw::kind(env, v)? != Kind::Number {
+        return Err(type_error(env, function, param, rule, v));
+    }
+    if !(0.0..=MAX_SAFE).contains(&n) {
+        return Err(range_error(env, function, param, rule, v));
+    }
+    Ok(Some(n.ceil()))
+}
+
+/// `createCache(options)`: creates or opens a cache from complete options
+/// `{ max, maxBytes, ttlMs, updateAgeOnGet, name }` (absent bounds `undefined`; at least one
+/// bound). A named cache is shared by every thread of the process.
+pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
+    const F: &str = "createCache";
+    if raw::kind(env, options)? != Kind::Object {
+        return Err(type_error(env, F, "options", "an object", options));
+    }
+    let (max_v, max) = opt_number(env, options, c"max")?;
+    let max_entries = int_in(env, "options.max", max_v, max, 1.0, MAX_CACHE_ENTRIES)?;
+    let (bytes_v, bytes) = opt_number(env, options, c"maxBytes")?;
+    let max_bytes = int_in(env, "options.maxBytes", bytes_v, bytes, 1.0, MAX_SAFE)?;
+    let (ttl_v, ttl_n) = opt_number(env, options, c"ttlMs")?;
+    let ttl_ms = ttl(env, F, "options.ttlMs", ttl_v, ttl_n)?;
+    let age_v = raw::get(env, options, c"updateAgeOnGet")?;
+    let update_age_on_get = match raw::kind(env, age_v)? {
+        Kind::Undefined => false,
+        Kind::Boolean => raw::boolean(env, age_v)?.unwrap_or_default(),
+        _ => {
+            return Err(type_error(
+                env,
+                F,
+                "options.updateAgeOnGet",
+                "a boolean",
+                age_v,
+            ))
+        }
+    };
+    let cache_options = CacheOptions {
+        max_entries,
+        max_bytes,
+        ttl_ms,
+        update_age_on_get,
+        accounting: Accounting::LruCache,
+    };
+    let name_v = raw::get(env, options, c"name")?;
+    let inner = match raw::kind(env, name_v)? {
+        Kind::Undefined => Inner::Local(Box::new(
+            Cache::new(cache_options).map_err(|e| options_error(env, options, &e))?,
+        )),
+        Kind::String => {
+            let units = raw::utf16(env, name_v)?;
+            if units.is_empty() || units.len() > MAX_NAME_LENGTH {
+                return Err(range_error(
+                    env,
+                    F,
+                    "options.name",
+                    &format!("a string of 1 to {MAX_NAME_LENGTH} characters"),
+                    name_v,
+                ));
+            }
+            let name = String::from_utf16_lossy(&units);
+            match SharedCache::named(&name, cache_options) {
+                Ok(shared) => {
+                    keep(&shared);
+                    Inner::Shared(shared)
+                }
+                Err(CacheError::OptionsMismatch { .. }) => {
+                    return Err(Fail::Range(message(
+                        F,
+                        "options",
+                        &format!(
+                            "the bounds the cache named {} was opened with",
+                            describe_string(&units)
+                        ),
+                        "an object",
+                    )))
+                }
+                Err(e) => return Err(options_error(env, options, &e)),
+            }
+        }
+        _ => return Err(type_error(env, F, "options.name", "a string", name_v)),
+    };
+    glue::instance(env, NativeCache { inner })
+}
+
+/// Keeps a named cache for the life of the process (once).
+fn keep(shared: &Arc<SharedCache>) {
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if !kept.iter().any(|k| Arc::ptr_eq(k, shared)) {
+        kept.push(Arc::clone(shared));
+    }
+}
+
+/// The RangeError for options the core refused (no bound at all, in practice).
+fn options_error(env: Env, options: Val, e: &CacheError) -> Fail {
+    range_error(
+        env,
+        "createCache",
+        "options",
+        &format!("valid cache options ({e})"),
+        options,
+    )
+}
+
+/// Reads a key: a string.
+fn with_key<T>(env: Env, function: &str, key: Val, f: impl FnOnce(&str) -> R<T>) -> R<T> {
+    if raw::kind(env, key)? != Kind::String {
+        return Err(type_error(env, function, "key", "a string", key));
+    }
+    raw::with_utf8(env, key, |bytes| match std::str::from_utf8(bytes) {
+        Ok(k) => f(k),
+        // N-API writes well-formed UTF-8; this cannot happen.
+        Err(_) => Err(Fail::Error(format!("{function}: key is not valid UTF-8"))),
+    })
+}
+
+/// A cached value as JS: a string, or a new Buffer holding a copy of the bytes.
+fn to_js(env: Env, value: &Value) -> R<Val> {
+    match value.kind {
+        ValueKind::Str => raw::string_utf8(env, &value.data),
+        ValueKind::Bytes => raw::buffer_copy(env, &value.data),
+    }
+}
+
+impl NativeCache {
+    /// Runs `f` on the cache (under the lock for a shared one).
+    fn with<T>(&mut self, f: impl FnOnce(&mut Cache) -> T) -> T {
+        match &mut self.inner {
+            Inner::Local(cache) => f(cache),
+            Inner::Shared(shared) => shared.with(f),
+        }
+    }
+
+    /// Looks `key` up with `get` (or `peek`) and returns the value as JS. A shared cache's
+    /// value is copied out under the lock and turned into JS after it, so that V8's
+    /// allocation (and any garbage collection it triggers) never holds other threads up.
+    fn lookup(&mut self, env: Env, function: &str, key: Val, peek: bool) -> R<Val> {
+        with_key(env, function, key, |k| {
+            let found = match &mut self.inner {
+                Inner::Local(cache) => {
+                    let found = if peek {
+                        cache.peek_with(k, |v| to_js(env, v))
+                    } else {
+                        cache.get_with(k, |v| to_js(env, v))
+                    };
+                    found.transpose()?
+                }
+                Inner::Shared(shared) => {
+                    let copy = if peek { shared.peek(k) } else { shared.get(k) };
+                    copy.map(|v| to_js(env, &v)).transpose()?
+                }
+            };
+            match found {
+                Some(v) => Ok(v),
+                None => raw::undefined(env),
+            }
+        })
+    }
+}
+
+/// `get(key)`: the value, or `undefined` when absent or expired; makes it the most recent.
+fn get(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
+    this.lookup(env, "cache.get", key, false)
+}
+
+/// `peek(key)`: like `get`, without refreshing recency or counting a hit or miss.
+fn peek(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
+    this.lookup(env, "cache.peek", key, true)
+}
+
+/// `set(key, value, options?)`: stores a copy of `value` (a string or bytes) under `key`;
+/// `options.ttlMs` overrides the cache's TTL (0: never expires). A value larger than
+/// `maxBytes` is not stored, removes the key's previous value and counts as a `size`
+/// eviction.
+fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<Val> {
+    const F: &str = "cache.set";
+    let ttl_ms = match raw::kind(env, options)? {
+        Kind::Undefined => None,
+        Kind::Object => {
+            let (v, n) = opt_number(env, options, c"ttlMs")?;
+            ttl(env, F, "options.ttlMs", v, n)?
+        }
+        _ => return Err(type_error(env, F, "options", "an object", options)),
+    };
+    let kind = match raw::kind(env, value)? {
+        Kind::String => ValueKind::Str,
+        _ => ValueKind::Bytes,
+    };
+    with_key(env, F, key, |k| {
+        let stored = raw::with_data(env, value, |data| {
+            let value = ValueRef { kind, data };
+            Ok(this.with(|cache| cache.set(k, value, ttl_ms)))
+        })?;
+        match stored {
+            None => Err(type_error(
+                env,
+                F,
+                "value",
+                "a string, Buffer or Uint8Array",
+                value,
+            )),
+            Some(Ok(_)) | Some(Err(CacheError::EntryTooLarge { .. })) => Ok(()),
+            Some(Err(e)) => Err(Fail::Range(format!("{F}: {e}"))),
+        }
+    })?;
+    raw::undefined(env)
+}
+
+/// `has(key)`: whether `key` has a live entry; does not refresh recency or count a hit or
+/// miss.
+fn has(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
+    let found = with_key(env, "cache.has", key, |k| Ok(this.with(|c| c.has(k))))?;
+    raw::bool_val(env, found)
+}
+
+/// `delete(key)`: removes `key`; `true` when a live entry was removed.
+fn delete(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
+    let removed = with_key(env, "cache.delete", key, |k| Ok(this.with(|c| c.delete(k))))?;
+    raw::bool_val(env, removed)
+}
+
+/// `clear()`: removes every entry (and frees the cache's index).
+fn clear(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
+    this.with(Cache::clear);
+    raw::undefined(env)
+}
+
+/// `size`: entries held, counting expired ones not yet removed.
+fn size(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
+    let len = this.with(|c| c.len());
+    raw::num(env, len as f64)
+}
+
+/// `remainingTtlMs(key)`: whole milliseconds left (rounded up), `Infinity` without TTL,
+/// `undefined` when absent or expired.
+fn remaining_ttl_ms(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
+    let left = with_key(env, "cache.remainingTtlMs", key, |k| {
+        Ok(this.with(|c| c.remaining_ttl(k)))
+    })?;
+    match left {
+        None => raw::undefined(env),
+        Some(RemainingTtl::NoExpiry) => raw::num(env, f64::INFINITY),
+        Some(RemainingTtl::Expires(d)) => {
+            let ms = d.as_nanos().div_ceil(1_000_000).max(1);
+            raw::num(env, ms as f64)
+        }
+    }
+}
+
+/// `purgeExpired()`: removes expired entries; returns how many.
+fn purge_expired(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
+    let n = this.with(|c| c.purge_expired());
+    raw::num(env, n as f64)
+}
+
+/// `stats()`: hits, misses, inserts, updates, evictions by reason, entries and bytes (key
+/// and value bytes, as counted for `maxBytes`).
+fn stats(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
+    let s = this.with(|c| c.stats());
+    let out = raw::object(env)?;
+    raw::set_num(env, out, c"hits", s.hits as f64)?;
+    raw::set_num(env, out, c"misses", s.misses as f64)?;
+    raw::set_num(env, out, c"inserts", s.inserts as f64)?;
+    raw::set_num(env, out, c"updates", s.updates as f64)?;
+    let evictions = raw::object(env)?;
+    raw::set_num(env, evictions, c"capacity", s.evictions_capacity as f64)?;
+    raw::set_num(env, evictions, c"size", s.evictions_size as f64)?;
+    raw::set_num(env, evictions, c"expired", s.evictions_expired as f64)?;
+    raw::set(env, out, c"evictions", evictions)?;
+    raw::set_num(env, out, c"entries", s.entries as f64)?;
+    raw::set_num(env, out, c"bytes", s.bytes as f64)?;
+    Ok(out)
+}
+
+glue::method!(get_cb, NativeCache, 1, "cache.get", get);
+glue::method!(peek_cb, NativeCache, 1, "cache.peek", peek);
+glue::method!(set_cb, NativeCache, 3, "cache.set", set);
+glue::method!(has_cb, NativeCache, 1, "cache.has", has);
+glue::method!(delete_cb, NativeCache, 1, "cache.delete", delete);
+glue::method!(clear_cb, NativeCache, 0, "cache.clear", clear);
+glue::method!(size_cb, NativeCache, 0, "cache.size", size);
+glue::method!(
+    remaining_ttl_ms_cb,
+    NativeCache,
+    1,
+    "cache.remainingTtlMs",
+    remaining_ttl_ms
+);
+glue::method!(
+    purge_expired_cb,
+    NativeCache,
+    0,
+    "cache.purgeExpired",
+    purge_expired
+);
+glue::method!(stats_cb, NativeCache, 0, "cache.stats", stats);
+glue::function!(create_cache_cb, 1, create_cache);
+
+/// The members of `NativeCache`.
+pub const MEMBERS: &[Member] = &[
+    Member::Method(c"get", get_cb),
+    Member::Method(c"peek", peek_cb),
+    Member::Method(c"set", set_cb),
+    Member::Method(c"has", has_cb),
+    Member::Method(c"delete", delete_cb),
+    Member::Method(c"clear", clear_cb),
+    Member::Getter(c"size", size_cb),
+    Member::Method(c"remainingTtlMs", remaining_ttl_ms_cb),
+    Member::Method(c"purgeExpired", purge_expired_cb),
+    Member::Method(c"stats", stats_cb),
+];
+
+/// The functions of this module, by JS name.
+pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[(c"createCache", create_cache_cb)];
