@@ -389,3 +389,56 @@ export interface MemoryManager {
 }
 
 export declare function createMemoryManager(): MemoryManager
+
+// ---------------------------------------------------------------------------------------
+// Prometheus metrics
+
+/**
+ * Every `ultra_*` family as Prometheus text format 0.0.4, from one fresh reading — for a
+ * host that already serves `/metrics`. Never `process_*` or `nodejs_*` families (those are
+ * prom-client's). The fallback emits only what JS can know (build info, arenas, pools,
+ * caches); native-only families are absent, never zero.
+ */
+export declare function metricsText(): string
+
+export interface ExporterOptions {
+  /** Address to listen on; default from `ULTRA_EXPORTER_ADDR`, else `127.0.0.1`. */
+  host?: string
+  /** Port; `0` picks a free one; default from `ULTRA_EXPORTER_ADDR`, else `9477`. */
+  port?: number
+}
+
+export interface RunningExporter {
+  /** The address actually bound. */
+  readonly host: string
+  /** The port actually bound (the chosen one when `0` was asked). */
+  readonly port: number
+  /** Stops serving (and removes the file_sd target written under `ULTRA_EXPORTER_SD_DIR`). */
+  close(): Promise<void>
+}
+
+/**
+ * Serves `GET /metrics` (other paths 404, other methods 405). Natively the listener runs on
+ * threads of its own, so scrapes are answered while the event loop is busy. With
+ * `ULTRA_EXPORTER_SD_DIR` set, writes a Prometheus file_sd target there.
+ */
+export declare function startExporter(options?: ExporterOptions): Promise<RunningExporter>
+
+/** What `registerPromClient` registered. */
+export interface PromClientRegistration {
+  /** The family names registered. */
+  readonly names: string[]
+  /** Removes them from the registry again. */
+  unregister(): void
+}
+
+/**
+ * Registers every `ultra_*` family in a prom-client (v15) `Registry` as a collector read
+ * fresh at each scrape, so the host's single `/metrics` — and `AggregatorRegistry` in
+ * cluster mode — includes them. A family already registered makes prom-client throw.
+ */
+export declare function registerPromClient(registry: {
+  registerMetric(metric: object): void
+  removeSingleMetric(name: string): void
+  contentType?: string
+}): PromClientRegistration

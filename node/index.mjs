@@ -16,6 +16,9 @@ export const {
   createMemoryArena,
   createObjectPool,
   createMemoryManager,
+  metricsText,
+  startExporter,
+  registerPromClient,
   isNative,
   loadError
 } = ultra

@@ -9,7 +9,8 @@ import { api, forcedFallback, packageDir, runNode } from './support.mjs'
 const PUBLIC_NAMES = [
   'getCoreVersion', 'initMemorySubsystem', 'createCache', 'blake3Hash', 'createBlake3Hasher',
   'xxh3Hash', 'createXxh3Hasher', 'validateJson', 'parseJson', 'jsonPointer', 'minifyJson',
-  'createMemoryArena', 'createObjectPool', 'createMemoryManager', 'isNative', 'loadError'
+  'createMemoryArena', 'createObjectPool', 'createMemoryManager', 'metricsText', 'startExporter',
+  'registerPromClient', 'isNative', 'loadError'
 ]
 
 test('exports exactly the public API', () => {

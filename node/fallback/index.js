@@ -15,6 +15,7 @@ const { validateJson, parseJson, jsonPointer, minifyJson } = require('./json.js'
 const { createMemoryArena } = require('./arena.js')
 const { createObjectPool } = require('./pool.js')
 const { createMemoryManager } = require('./manager.js')
+const { metricsText, startExporter, stopExporter } = require('./exporter.js')
 
 /** @type {object | null} */
 let effective = null
@@ -43,5 +44,8 @@ module.exports = {
   minifyJson,
   createMemoryArena,
   createObjectPool,
-  createMemoryManager
+  createMemoryManager,
+  metricsText,
+  startExporter,
+  stopExporter
 }

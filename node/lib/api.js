@@ -13,6 +13,7 @@ const { cacheApi } = require('./cache.js')
 const { hashApi } = require('./hash.js')
 const { jsonApi } = require('./json.js')
 const { memoryApi } = require('./memory.js')
+const { exporterApi } = require('./exporter.js')
 
 /** The functions every engine must export. */
 const ENGINE_FUNCTIONS = Object.freeze([
@@ -29,7 +30,10 @@ const ENGINE_FUNCTIONS = Object.freeze([
   'minifyJson',
   'createMemoryArena',
   'createObjectPool',
-  'createMemoryManager'
+  'createMemoryManager',
+  'metricsText',
+  'startExporter',
+  'stopExporter'
 ])
 
 /**
@@ -58,7 +62,8 @@ function createApi (engine) {
     ...cacheApi(engine, settings.current),
     ...hashApi(engine),
     ...jsonApi(engine),
-    ...memoryApi(engine, settings.current)
+    ...memoryApi(engine, settings.current),
+    ...exporterApi(engine)
   }
 }
 

@@ -48,6 +48,7 @@
 mod arena;
 mod cache;
 mod error;
+mod exporter;
 mod glue;
 mod hash;
 mod json;
@@ -117,6 +118,7 @@ fn init(env: Env, exports: raw::Val) -> error::R<()> {
         arena::FUNCTIONS,
         pool::FUNCTIONS,
         memory::FUNCTIONS,
+        exporter::FUNCTIONS,
     ]
     .concat();
     glue::init(env, exports, classes, &functions)

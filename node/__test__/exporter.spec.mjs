@@ -1,0 +1,205 @@
+// Prometheus metrics from Node: metricsText, startExporter, and the prom-client
+// integration. The text must pass `promtool check metrics` with no output at all,
+// whichever engine runs (promtool comes with Debian's `prometheus` package, which
+// .ci/run installs; its absence fails these tests).
+import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
+import net from 'node:net'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { test } from 'node:test'
+import { createRequire } from 'node:module'
+import { api, assertArgError, packageDir } from './support.mjs'
+
+const require = createRequire(import.meta.url)
+const client = require('prom-client')
+const { parseExposition } = require('../lib/exporter.js')
+
+/** Runs `promtool check metrics` on `text`: exit status and everything it printed. */
+function promtool (text) {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  if (r.error) throw new Error(`promtool not found (install Debian's 'prometheus' package): ${r.error.message}`)
+  return { status: r.status, output: (r.stdout + r.stderr).trim() }
+}
+
+/**
+ * promtool on a prom-client registry's text: prom-client's own default families
+ * have lint findings of their own (`nodejs_active_handles_total` is a gauge), so
+ * only a parse error (status 1) or a finding about an `ultra_` family fails.
+ */
+function promtoolOurs (text) {
+  const { status, output } = promtool(text)
+  assert.notEqual(status, 1, output)
+  return output.split('\n').filter((line) => line.includes('ultra_'))
+}
+
+/** Family names declared by `# TYPE` lines. */
+function familyNames (text) {
+  return text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])
+}
+
+test('metricsText passes promtool with no output and only ultra_ families', () => {
+  api.createCache({ max: 10 }).set('k', 'v')
+  const text = api.metricsText()
+  assert.deepEqual(promtool(text), { status: 0, output: '' })
+  const names = familyNames(text)
+  assert.ok(names.length >= 9, names.join(','))
+  for (const name of names) assert.match(name, /^ultra_/)
+  assert.equal(new Set(names).size, names.length, 'no family twice')
+  const families = parseExposition(text)
+  assert.equal(families.get('ultra_build_info').values[0].value, 1)
+  assert.ok(families.get('ultra_caches').values[0].value >= 1)
+  if (api.isNative) {
+    // Native-only families are there, with true values...
+    assert.ok(families.get('ultra_allocator_live_bytes').values[0].value > 0)
+    const cache = families.get('ultra_subsystem_live_bytes').values.find((v) => v.labels.subsystem === 'cache')
+    assert.ok(cache.value > 0)
+    assert.equal(families.get('ultra_allocation_size_bytes').type, 'histogram')
+  } else {
+    // ...and absent in the fallback, never zero.
+    assert.equal(families.get('ultra_allocator_live_bytes'), undefined)
+    assert.equal(families.get('ultra_jemalloc_resident_bytes'), undefined)
+  }
+})
+
+test('metricsText reflects a fresh reading each time', () => {
+  const cache = api.createCache({ max: 1000 })
+  const entries = () => parseExposition(api.metricsText()).get('ultra_cache_entries').values[0].value
+  const before = entries()
+  for (let i = 0; i < 25; i++) cache.set(`k${i}`, 'value')
+  assert.equal(entries() - before, 25)
+  cache.clear()
+  assert.equal(entries(), before)
+})
+
+/** Sends a raw HTTP request and returns the status line. */
+function rawRequest (port, line) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`))
+    let data = ''
+    socket.on('data', (d) => { data += d })
+    socket.on('end', () => resolve(data.split('\r\n')[0]))
+    socket.on('error', reject)
+  })
+}
+
+test('startExporter serves /metrics on an ephemeral loopback port, 404 and 405 elsewhere', async () => {
+  const server = await api.startExporter({ host: '127.0.0.1', port: 0 })
+  try {
+    assert.equal(server.host, '127.0.0.1')
+    assert.ok(server.port > 0)
+    const res = await fetch(`http://127.0.0.1:${server.port}/metrics`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+    const body = await res.text()
+    assert.deepEqual(promtool(body), { status: 0, output: '' })
+    assert.equal((await fetch(`http://127.0.0.1:${server.port}/other`)).status, 404)
+    assert.match(await rawRequest(server.port, 'POST /metrics HTTP/1.1'), / 405 /)
+    // A second listener on the same port is a clear error, not a crash.
+    await assert.rejects(api.startExporter({ host: '127.0.0.1', port: server.port }), (e) => {
+      assert.match(e.message, new RegExp(`startExporter: .*${server.port}`))
+      return true
+    })
+  } finally {
+    await server.close()
+  }
+  await assert.rejects(fetch(`http://127.0.0.1:${server.port}/metrics`))
+  await server.close() // closing twice is harmless
+})
+
+test('startExporter writes and removes a file_sd target under ULTRA_EXPORTER_SD_DIR', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ultra-sd-'))
+  try {
+    // A child process, since the native exporter reads its configuration once per process.
+    const script = `
+      const u = require(${JSON.stringify(packageDir)})
+      const fs = require('node:fs')
+      u.startExporter({ port: 0 }).then(async (s) => {
+        const files = fs.readdirSync(process.env.ULTRA_EXPORTER_SD_DIR)
+        const target = JSON.parse(fs.readFileSync(process.env.ULTRA_EXPORTER_SD_DIR + '/' + files[0], 'utf8'))
+        await s.close()
+        console.log(JSON.stringify({ port: s.port, files, target, after: fs.readdirSync(process.env.ULTRA_EXPORTER_SD_DIR) }))
+      })`
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], {
+      env: { ...process.env, ULTRA_EXPORTER_SD_DIR: dir },
+      encoding: 'utf8'
+    }))
+    assert.equal(out.files.length, 1)
+    assert.match(out.files[0], /^ultra-\d+-\d+\.json$/)
+    assert.deepEqual(out.target[0].targets, [`127.0.0.1:${out.port}`])
+    assert.equal(out.target[0].labels.job, 'ultra')
+    assert.deepEqual(out.after, [])
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('startExporter listens on loopback unless told otherwise', async () => {
+  const server = await api.startExporter({ port: 0 })
+  try {
+    assert.equal(server.host, '127.0.0.1')
+  } finally {
+    await server.close()
+  }
+})
+
+test('startExporter rejects malformed options naming the parameter', async () => {
+  await assert.rejects(api.startExporter({ port: -1 }), RangeError)
+  await assert.rejects(api.startExporter({ port: 70000 }), /startExporter: options.port must be an integer in \[0, 65535\]/)
+  await assert.rejects(api.startExporter({ port: '80' }), TypeError)
+  await assert.rejects(api.startExporter({ host: 42 }), /startExporter: options.host must be a string/)
+  await assert.rejects(api.startExporter({ host: 'metrics.example' }), /startExporter: options.host must be an IP address/)
+  await assert.rejects(api.startExporter({ bogus: 1 }), TypeError)
+  await assert.rejects(api.startExporter('127.0.0.1'), TypeError)
+})
+
+test('registerPromClient adds the ultra families to a prom-client registry beside its defaults', async () => {
+  const registry = new client.Registry()
+  client.collectDefaultMetrics({ register: registry })
+  const registration = api.registerPromClient(registry)
+  assert.ok(registration.names.includes('ultra_build_info'))
+  const cache = api.createCache({ max: 100 })
+  cache.set('a', 'b')
+  const text = await registry.metrics()
+  assert.deepEqual(promtoolOurs(text), [])
+  const names = familyNames(text)
+  assert.equal(new Set(names).size, names.length, 'one HELP/TYPE per family')
+  assert.ok(names.includes('process_resident_memory_bytes'), "prom-client's own families stay")
+  assert.ok(names.includes('nodejs_heap_size_used_bytes'))
+  for (const name of registration.names) assert.ok(names.includes(name), name)
+  // Values are read at scrape time.
+  const before = parseExposition(await registry.metrics()).get('ultra_cache_entries').values[0].value
+  cache.set('c', 'd')
+  const after = parseExposition(await registry.metrics()).get('ultra_cache_entries').values[0].value
+  assert.equal(after - before, 1)
+  // Registering the same families twice is refused by prom-client, and leaves the first.
+  assert.throws(() => api.registerPromClient(registry), /already been registered/)
+  assert.deepEqual(promtoolOurs(await registry.metrics()), [])
+  registration.unregister()
+  assert.ok(!familyNames(await registry.metrics()).some((n) => n.startsWith('ultra_')))
+  assertArgError(() => api.registerPromClient({}), TypeError, 'registerPromClient', 'registry')
+})
+
+test("registerPromClient families merge in prom-client's cluster AggregatorRegistry", async () => {
+  const workers = [new client.Registry(), new client.Registry()]
+  for (const r of workers) api.registerPromClient(r)
+  const json = await Promise.all(workers.map((r) => r.getMetricsAsJSON()))
+  const merged = client.AggregatorRegistry.aggregate(json)
+  const text = await merged.metrics()
+  assert.deepEqual(promtool(text), { status: 0, output: '' })
+  const one = parseExposition(await workers[0].metrics())
+  const both = parseExposition(text)
+  // Build info is taken once; gauges of bytes add up over workers.
+  assert.equal(both.get('ultra_build_info').values[0].value, 1)
+  const entries = (fams) => fams.get('ultra_cache_entries').values[0].value
+  assert.equal(entries(both), 2 * entries(one))
+})
+
+test('registerPromClient works with an OpenMetrics registry (counters without a double _total)', async () => {
+  const registry = new client.Registry(client.Registry.OPENMETRICS_CONTENT_TYPE)
+  api.registerPromClient(registry)
+  const text = await registry.metrics()
+  assert.doesNotMatch(text, /_total_total/)
+  if (api.isNative) assert.match(text, /^ultra_allocator_allocations_total \d+/m)
+})

@@ -1,0 +1,138 @@
+'use strict'
+/**
+ * The fallback's metrics: the `ultra_*` families that JS can know (build info,
+ * and the arenas, pools and caches of this thread), rendered as Prometheus text
+ * 0.0.4, and a `node:http` listener serving them. Families that only the native
+ * allocator can give (allocator, subsystems, jemalloc) are absent, never zero.
+ * With `ULTRA_EXPORTER_SD_DIR` set, the listener writes its file_sd target there,
+ * as the native exporter does.
+ * @module
+ */
+
+const http = require('node:http')
+const fs = require('node:fs')
+const path = require('node:path')
+const { version } = require('../package.json')
+const { createMemoryManager } = require('./manager.js')
+
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+/**
+ * @param {string} name
+ * @param {'gauge'|'counter'} type
+ * @param {string} help
+ * @param {Array<[string, number]>} samples `[labels text, value]`
+ */
+function family (name, type, help, samples) {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`]
+  for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
+  return lines.join('\n')
+}
+
+/** @returns {string} every family JS can know, one fresh reading */
+function metricsText () {
+  const s = createMemoryManager().stats()
+  return [
+    family('ultra_build_info', 'gauge', 'Always 1; what was compiled in (the pure-JS fallback: no jemalloc, no attribution).',
+      [[`{version="${version}",jemalloc="false",attribution="false"}`, 1]]),
+    family('ultra_arenas', 'gauge', 'Live bump arenas.', [['', s.arenas.count]]),
+    family('ultra_arena_reserved_bytes', 'gauge', 'Bytes reserved in arena chunks.', [['', s.arenas.reservedBytes]]),
+    family('ultra_arena_used_bytes', 'gauge', "Bytes handed out since the arenas' last reset.", [['', s.arenas.usedBytes]]),
+    family('ultra_pools', 'gauge', 'Live buffer pools.', [['', s.pools.count]]),
+    family('ultra_pool_buffers', 'gauge', 'Pooled buffers held for reuse (idle) or handed out (in_use).',
+      [['{state="idle"}', s.pools.idle], ['{state="in_use"}', s.pools.inUse]]),
+    family('ultra_caches', 'gauge', 'Live caches.', [['', s.caches.count]]),
+    family('ultra_cache_entries', 'gauge', 'Entries held by caches.', [['', s.caches.entries]]),
+    family('ultra_cache_bytes', 'gauge', 'Weight of the entries held by caches.', [['', s.caches.bytes]])
+  ].join('\n') + '\n'
+}
+
+/** @type {Map<number, { server: http.Server, sdFile: string | null }>} */
+const servers = new Map()
+let nextId = 1
+
+/**
+ * Writes `<dir>/ultra-<pid>-<port>.json` atomically (temp file + rename).
+ * @returns {string} the file's path
+ */
+function writeTarget (dir, host, port) {
+  const file = path.join(dir, `ultra-${process.pid}-${port}.json`)
+  const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  const body = JSON.stringify([{ targets: [target], labels: { job: 'ultra', pid: String(process.pid) } }])
+  fs.mkdirSync(dir, { recursive: true })
+  const tmp = `${file}.tmp`
+  fs.writeFileSync(tmp, body)
+  fs.renameSync(tmp, file)
+  return file
+}
+
+/**
+ * The default address: `ULTRA_EXPORTER_ADDR` (`host`, `host:port` or
+ * `[v6]:port`), else loopback 127.0.0.1:9477 — never all interfaces.
+ * @returns {[string, number]}
+ */
+function defaultAddress () {
+  const value = (process.env.ULTRA_EXPORTER_ADDR ?? '').trim()
+  const match = /^\[(.+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value)
+  if (match) return [match[1], Number(match[2])]
+  if (value !== '') return [value.replace(/^\[|\]$/g, ''), 9477]
+  return ['127.0.0.1', 9477]
+}
+
+/**
+ * Serves `GET /metrics` on `host:port`.
+ * @param {string | undefined} host default from `defaultAddress()`
+ * @param {number | undefined} port default from `defaultAddress()`
+ * @returns {Promise<{ id: number, host: string, port: number }>}
+ */
+function startExporter (host, port) {
+  const [defaultHost, defaultPort] = defaultAddress()
+  host = host ?? defaultHost
+  port = port ?? defaultPort
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found; metrics are at /metrics\n')
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n')
+    } else {
+      const body = metricsText()
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) })
+      res.end(req.method === 'HEAD' ? undefined : body)
+    }
+  })
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new Error(`startExporter: cannot listen on ${host}:${port}: ${e.message}`)))
+    server.listen(port, host, () => {
+      const bound = /** @type {import('node:net').AddressInfo} */ (server.address())
+      const dir = process.env.ULTRA_EXPORTER_SD_DIR
+      let sdFile = null
+      try {
+        if (dir) sdFile = writeTarget(dir, bound.address, bound.port)
+      } catch (e) {
+        server.close()
+        reject(new Error(`startExporter: cannot write the file_sd target in ${dir}: ${e.message}`))
+        return
+      }
+      server.unref()
+      const id = nextId++
+      servers.set(id, { server, sdFile })
+      resolve({ id, host: bound.address, port: bound.port })
+    })
+  })
+}
+
+/**
+ * Closes a server and removes its target file.
+ * @param {number} id
+ * @returns {Promise<boolean>} whether a running server had that id
+ */
+function stopExporter (id) {
+  const entry = servers.get(id)
+  if (entry === undefined) return Promise.resolve(false)
+  servers.delete(id)
+  if (entry.sdFile !== null) fs.rmSync(entry.sdFile, { force: true })
+  entry.server.closeAllConnections()
+  return new Promise((resolve) => entry.server.close(() => resolve(true)))
+}
+
+module.exports = { metricsText, startExporter, stopExporter }

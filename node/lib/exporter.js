@@ -1,0 +1,200 @@
+'use strict'
+/**
+ * Prometheus metrics, three ways:
+ * - `metricsText()`: the `ultra_*` families as Prometheus text 0.0.4, from one
+ *   fresh reading, for a host that already serves `/metrics`;
+ * - `startExporter({ host, port })`: a loopback listener of ultra's own (natively
+ *   on threads of its own, so it answers while the event loop is busy);
+ * - `registerPromClient(registry)`: the families as collectors of a prom-client
+ *   registry, so the host's single `/metrics` (and prom-client's cluster
+ *   aggregation) includes them. ultra never emits `process_*` or `nodejs_*`
+ *   families, so prom-client's default metrics and ultra's never collide; a family
+ *   registered twice is refused by prom-client itself.
+ * @module
+ */
+
+const { isIP } = require('node:net')
+const validate = require('./validate.js')
+
+const START_KEYS = Object.freeze(['host', 'port'])
+const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+
+/**
+ * @typedef {{ metricName: string, labels: Record<string, string>, value: number }} Sample
+ * @typedef {{ name: string, help: string, type: string, values: Sample[] }} Family
+ */
+
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
+
+/** @param {string} s an escaped label value or HELP text */
+function unescape (s) {
+  return s.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c))
+}
+
+/** @param {string} s */
+function number (s) {
+  if (s === '+Inf') return Infinity
+  if (s === '-Inf') return -Infinity
+  return Number(s)
+}
+
+/**
+ * Parses Prometheus text 0.0.4 as ultra renders it into families, in order.
+ * @param {string} text
+ * @returns {Map<string, Family>}
+ */
+function parseExposition (text) {
+  /** @type {Map<string, Family>} */
+  const families = new Map()
+  /** @type {Family | undefined} */
+  let current
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    if (line.startsWith('# HELP ')) {
+      const rest = line.slice(7)
+      const space = rest.indexOf(' ')
+      const name = rest.slice(0, space)
+      current = { name, help: unescape(rest.slice(space + 1)), type: 'untyped', values: [] }
+      families.set(name, current)
+    } else if (line.startsWith('# TYPE ')) {
+      const [name, type] = line.slice(7).split(' ')
+      current = families.get(name) ?? { name, help: name, type, values: [] }
+      current.type = type
+      families.set(name, current)
+    } else if (!line.startsWith('#') && current !== undefined) {
+      const brace = line.indexOf('{')
+      const space = line.lastIndexOf(' ')
+      const metricName = brace === -1 ? line.slice(0, space) : line.slice(0, brace)
+      /** @type {Record<string, string>} */
+      const labels = {}
+      if (brace !== -1) {
+        const body = line.slice(brace + 1, line.lastIndexOf('}'))
+        for (const [, key, value] of body.matchAll(LABEL)) labels[key] = unescape(value)
+      }
+      current.values.push({ metricName, labels, value: number(line.slice(space + 1)) })
+    }
+  }
+  return families
+}
+
+/**
+ * How prom-client's `AggregatorRegistry` merges a family over cluster workers:
+ * what describes the build or the configuration is the same everywhere (`first`),
+ * a start time is the earliest (`min`), everything else adds up (`sum`).
+ * @param {string} name
+ */
+function aggregatorFor (name) {
+  if (name === 'ultra_build_info' || name.startsWith('ultra_config_') || name.endsWith('_max_fds') ||
+      name.endsWith('_max_bytes')) return 'first'
+  if (name.endsWith('_start_time_seconds')) return 'min'
+  return 'sum'
+}
+
+/**
+ * @param {object} engine
+ * @returns the exporter part of the public API
+ */
+function exporterApi (engine) {
+  /**
+   * One render per scrape: prom-client calls every collector's `get()` in one
+   * synchronous loop, so a parse kept until the next microtask serves all of them.
+   */
+  let turn = null
+  function familiesNow () {
+    if (turn === null) {
+      turn = parseExposition(engine.metricsText())
+      queueMicrotask(() => { turn = null })
+    }
+    return turn
+  }
+
+  return {
+    /** @returns {string} every `ultra_*` family, Prometheus text format 0.0.4 */
+    metricsText () {
+      return engine.metricsText()
+    },
+
+    /**
+     * Serves `GET /metrics` on `host:port` (defaults: `ULTRA_EXPORTER_ADDR`, else
+     * 127.0.0.1:9477; port 0 picks a free port).
+     * @param {{ host?: string, port?: number }} [options]
+     * @returns {Promise<{ host: string, port: number, close(): Promise<void> }>}
+     */
+    async startExporter (options) {
+      const F = 'startExporter'
+      let host
+      let port
+      if (validate.options(F, options, START_KEYS)) {
+        if (options.host !== undefined) {
+          validate.string(F, 'options.host', options.host)
+          if (options.host !== 'localhost' && isIP(options.host) === 0) {
+            throw validate.rangeError(F, 'options.host', "an IP address such as '127.0.0.1' or '::1', or 'localhost'", options.host)
+          }
+        }
+        if (options.port !== undefined) validate.integer(F, 'options.port', options.port, 0, 65535)
+        host = options.host
+        port = options.port
+      }
+      const started = await engine.startExporter(host, port)
+      let closed = false
+      return {
+        host: started.host,
+        port: started.port,
+        async close () {
+          if (closed) return
+          closed = true
+          await engine.stopExporter(started.id)
+        }
+      }
+    },
+
+    /**
+     * Registers every `ultra_*` family in a prom-client `Registry` as a collector
+     * that reads a fresh value at each scrape.
+     * @param {object} registry a prom-client `Registry` (or `register`)
+     * @returns {{ names: string[], unregister(): void }}
+     */
+    registerPromClient (registry) {
+      const F = 'registerPromClient'
+      if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function' ||
+          typeof registry.removeSingleMetric !== 'function') {
+        throw validate.typeError(F, 'registry', 'a prom-client Registry', registry)
+      }
+      const openMetrics = registry.contentType === OPENMETRICS
+      const names = []
+      try {
+        for (const family of familiesNow().values()) {
+          // OpenMetrics names a counter family without `_total`; prom-client appends it.
+          const name = openMetrics && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name
+          const { help, type } = family
+          const aggregator = aggregatorFor(family.name)
+          registry.registerMetric({
+            name,
+            help,
+            type,
+            aggregator,
+            get () {
+              const now = familiesNow().get(family.name)
+              const values = (now === undefined ? [] : now.values).map((v) =>
+                openMetrics && type === 'counter' ? { ...v, metricName: name } : v)
+              return { name, help, type, aggregator, values }
+            },
+            reset () {}
+          })
+          names.push(name)
+        }
+      } catch (e) {
+        for (const name of names) registry.removeSingleMetric(name)
+        throw e
+      }
+      return {
+        names,
+        unregister () {
+          for (const name of names) registry.removeSingleMetric(name)
+        }
+      }
+    }
+  }
+}
+
+module.exports = { exporterApi, parseExposition }
