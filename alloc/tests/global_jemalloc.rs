@@ -14,8 +14,9 @@ fn jemalloc_stats_and_trim() {
     let j0 = jemalloc::stats().unwrap();
     let blocks: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 1 << 20]).collect();
     let j1 = jemalloc::stats().unwrap();
+    // Other blocks may have been freed in between: allow 1 MiB of slack on jemalloc's side.
     assert!(
-        j1.allocated >= j0.allocated + (64 << 20),
+        j1.allocated + (1 << 20) >= j0.allocated + (64 << 20),
         "{j0:?} -> {j1:?}"
     );
     assert!(j1.active >= j1.allocated);
