@@ -13,7 +13,6 @@
  * @module
  */
 
-const { isIP } = require('node:net')
 const validate = require('./validate.js')
 
 const START_KEYS = Object.freeze(['host', 'port'])
@@ -127,7 +126,8 @@ function exporterApi (engine) {
       if (validate.options(F, options, START_KEYS)) {
         if (options.host !== undefined) {
           validate.string(F, 'options.host', options.host)
-          if (options.host !== 'localhost' && isIP(options.host) === 0) {
+          // node:net is loaded only here, so that loading ultra-node stays light.
+          if (options.host !== 'localhost' && require('node:net').isIP(options.host) === 0) {
             throw validate.rangeError(F, 'options.host', "an IP address such as '127.0.0.1' or '::1', or 'localhost'", options.host)
           }
         }
