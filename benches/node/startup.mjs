@@ -40,22 +40,17 @@ const VARIANTS = {
     code: `const u = require(${PKG}); u.initMemorySubsystem(); const pool = u.createObjectPool(); const extra = pool.stats();`
   },
   'ultra-node + exporter started': {
-    env: { ULTRA_EXPORTER_ADDR: '127.0.0.1:0' },
-    code: `const u = require(${PKG}); u.initMemorySubsystem();
-      let extra;
-      if (typeof u.startExporter === 'function') {
-        const h = u.startExporter({ addr: '127.0.0.1:0' });
-        extra = { started: true, handle: typeof h === 'object' && h ? Object.keys(h) : typeof h };
-        // Let the listener thread come up before reading.
-        const t = Date.now(); while (Date.now() - t < 200);
-      } else extra = { started: false, reason: 'ultra-node exports no startExporter' };`,
-    async: false
+    env: {},
+    // startExporter resolves once the listener is bound; the figures are read then.
+    code: `const u = require(${PKG}); u.initMemorySubsystem(); let extra;
+      u.startExporter({ port: 0 }).then((h) => { extra = { started: true, port: h.port };`,
+    suffix: '})'
   }
 }
 
 function child (variant) {
   const v = VARIANTS[variant]
-  const out = execFileSync(process.execPath, ['--expose-gc', '-e', v.code + READ], {
+  const out = execFileSync(process.execPath, ['--expose-gc', '-e', v.code + READ + (v.suffix ?? '')], {
     cwd: NODE_DIR,
     env: { ...process.env, ...v.env, ULTRA_FORCE_FALLBACK: v.env.ULTRA_FORCE_FALLBACK ?? '' },
     encoding: 'utf8',
