@@ -104,7 +104,12 @@ test('startExporter serves /metrics on an ephemeral loopback port, 404 and 405 e
   } finally {
     await server.close()
   }
-  await assert.rejects(fetch(`http://127.0.0.1:${server.port}/metrics`))
+  // The port is free: a new connection is refused. (A fresh socket, not fetch: fetch would
+  // reuse its kept-alive connection, which a closed native listener no longer answers.)
+  await assert.rejects(new Promise((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1', () => { socket.destroy(); resolve() })
+    socket.on('error', reject)
+  }), /ECONNREFUSED/)
   await server.close() // closing twice is harmless
 })
 
