@@ -58,7 +58,7 @@ const fn header(align: usize) -> usize {
 fn outer(layout: Layout) -> Option<Layout> {
     let h = header(layout.align());
     let size = layout.size().checked_add(h)?;
-    Layout::from_size_align(size, h.max(layout.align())).ok()
+    Layout::from_size_align(size, h).ok()
 }
 
 #[cfg(feature = "attribution")]
@@ -126,7 +126,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
             let sub = ptr.sub(1).read();
             record_dealloc(layout.size(), sub);
             // `outer` cannot fail here: it succeeded when the block was allocated.
-            let outer = Layout::from_size_align_unchecked(layout.size() + h, h.max(layout.align()));
+            let outer = Layout::from_size_align_unchecked(layout.size() + h, h);
             self.inner.dealloc(base, outer);
         }
     }
@@ -138,7 +138,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
             record_failure();
             return std::ptr::null_mut();
         };
-        if Layout::from_size_align(new_outer, h.max(layout.align())).is_err() {
+        if Layout::from_size_align(new_outer, h).is_err() {
             record_failure();
             return std::ptr::null_mut();
         }
@@ -147,7 +147,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
         unsafe {
             let base = ptr.sub(h);
             let sub = ptr.sub(1).read();
-            let outer = Layout::from_size_align_unchecked(layout.size() + h, h.max(layout.align()));
+            let outer = Layout::from_size_align_unchecked(layout.size() + h, h);
             let new_base = self.inner.realloc(base, outer, new_outer);
             if new_base.is_null() {
                 record_failure();
