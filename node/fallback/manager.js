@@ -34,36 +34,19 @@ function unavailableJemalloc () {
   return { allocated: null, active: null, resident: null, mapped: null, retained: null, metadata: null }
 }
 
-function arenaTotals () {
-  const totals = { count: 0, reservedBytes: 0, usedBytes: 0 }
-  for (const arena of live.arenas) {
-    const s = arena.stats()
+/**
+ * Sums the named `stats()` figures of every live object of one kind.
+ * @param {Iterable<{ stats(): Record<string, number> }>} objects
+ * @param {string[]} fields
+ * @returns {Record<string, number>} `{ count, ...fields }`
+ */
+function totalOf (objects, fields) {
+  const totals = { count: 0 }
+  for (const field of fields) totals[field] = 0
+  for (const object of objects) {
+    const s = object.stats()
     totals.count++
-    totals.reservedBytes += s.reservedBytes
-    totals.usedBytes += s.usedBytes
-  }
-  return totals
-}
-
-function poolTotals () {
-  const totals = { count: 0, idle: 0, inUse: 0, bytesHeld: 0 }
-  for (const pool of live.pools) {
-    const s = pool.stats()
-    totals.count++
-    totals.idle += s.idle
-    totals.inUse += s.inUse
-    totals.bytesHeld += s.bytesHeld
-  }
-  return totals
-}
-
-function cacheTotals () {
-  const totals = { count: 0, entries: 0, bytes: 0 }
-  for (const cache of live.caches) {
-    const s = cache.stats()
-    totals.count++
-    totals.entries += s.entries
-    totals.bytes += s.bytes
+    for (const field of fields) totals[field] += s[field]
   }
   return totals
 }
@@ -76,9 +59,9 @@ const manager = {
       subsystems: unavailableSubsystems(),
       histogram: null,
       jemalloc: unavailableJemalloc(),
-      arenas: arenaTotals(),
-      pools: poolTotals(),
-      caches: cacheTotals()
+      arenas: totalOf(live.arenas, ['reservedBytes', 'usedBytes']),
+      pools: totalOf(live.pools, ['idle', 'inUse', 'bytesHeld']),
+      caches: totalOf(live.caches, ['entries', 'bytes'])
     }
   },
 

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use napi::Env;
-use ultra_alloc::Config;
 use ultra_exporter::{Exporter, Server};
 
 use crate::error::{range_error, type_error, Fail, R};
@@ -54,7 +53,7 @@ const PORT_RULE: &str = "an integer in [0, 65535]";
 /// `ULTRA_EXPORTER_ADDR`, else `127.0.0.1:9477`).
 pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
     const F: &str = "startExporter";
-    let default = Config::from_env().unwrap_or_default().exporter_addr;
+    let default = exporter().config().exporter_addr;
     let ip = match raw::kind(env, host)? {
         Kind::Undefined | Kind::Null => default.ip(),
         Kind::String => {
