@@ -81,6 +81,11 @@ pub use pool::{pools_total, BufferPool, PoolBuf, PoolConfig, PoolStats};
 pub use subsystem::{scope, ScopeGuard, Subsystem};
 pub use tracking::TrackingAllocator;
 
+// The root README's Rust examples, compiled and run as doctests so they cannot rot.
+#[cfg(all(doctest, feature = "jemalloc", feature = "attribution"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// jemalloc as a `GlobalAlloc` (prefixed symbols), to wrap in [`TrackingAllocator`].
 #[cfg(feature = "jemalloc")]
 pub use tikv_jemallocator::Jemalloc;

@@ -403,13 +403,9 @@ fn run(options: CacheOptions, ops: &[Op]) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 5000,
-        // Relative to the package root, where cargo runs tests: failures found here are kept
-        // in core/proptest-regressions/ and replayed first.
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::Direct(
-                "proptest-regressions/cache_model.txt",
-            ),
-        )),
+        // The default persistence (`SourceParallel`) reads and writes
+        // `tests/cache_model.proptest-regressions` beside this file: its committed cases are
+        // replayed before any new ones.
         ..ProptestConfig::default()
     })]
 

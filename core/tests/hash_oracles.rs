@@ -10,7 +10,7 @@ use ultra_core::hash::{
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/oracles/blake3/test_vectors.json"
+    "/../testdata/blake3/test_vectors.json"
 );
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
@@ -66,8 +66,9 @@ struct Vectors {
 }
 
 fn load_vectors() -> Vectors {
-    let text = std::fs::read_to_string(VECTORS)
-        .unwrap_or_else(|e| panic!("reading {VECTORS}: {e} (the shared oracles must be present)"));
+    let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| {
+        panic!("reading {VECTORS}: {e} (testdata/ holds the vendored oracles)")
+    });
     let v: serde_json::Value = serde_json::from_str(&text).expect("vectors are JSON");
     let key: [u8; 32] = v["key"]
         .as_str()

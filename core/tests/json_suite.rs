@@ -12,7 +12,7 @@ use ultra_core::json::{self, Json, JsonError, JsonErrorKind, JsonLimits};
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/oracles/jsontestsuite/test_parsing"
+    "/../testdata/jsontestsuite/test_parsing"
 );
 
 /// The module's source, whose docs hold the table of `i_*` outcomes.
@@ -111,7 +111,7 @@ fn check_error_shape(name: &str, input: &[u8], e: &JsonError) {
 /// Every file of the suite, read in order of name.
 fn suite_files() -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(SUITE)
-        .unwrap_or_else(|e| panic!("reading {SUITE}: {e} (the shared oracles must be present)"))
+        .unwrap_or_else(|e| panic!("reading {SUITE}: {e} (testdata/ holds the vendored oracles)"))
         .map(|entry| {
             let path = entry.expect("dir entry").path();
             let name = path

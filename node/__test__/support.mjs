@@ -14,8 +14,8 @@ export const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.ur
 /** The API under test, as `require('ultra-node')` returns it. */
 export const api = require('../index.js')
 
-/** `../shared/oracles` beside the repository. */
-export const oraclesDir = path.resolve(packageDir, '../../shared/oracles')
+/** The oracles vendored in the repository's `testdata/`. */
+export const oraclesDir = path.resolve(packageDir, '../testdata')
 
 /** Whether this run forces the fallback. */
 export const forcedFallback = ['1', 'true'].includes(process.env.ULTRA_FORCE_FALLBACK ?? '')
