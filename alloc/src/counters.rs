@@ -240,11 +240,25 @@ fn sub_index(sub: u8) -> usize {
     }
 }
 
+/// This thread's slot index and current subsystem id, in one thread-local read.
+#[inline(always)]
+pub(crate) fn thread_state() -> (usize, u8) {
+    STATE.with(|s| (s.slot.get(), s.current.get()))
+}
+
 /// Records a successful allocation of `size` bytes, credited to this thread's current
 /// subsystem, which it returns (to be stored in the block's header).
 #[inline]
 pub(crate) fn record_alloc(size: usize) -> u8 {
-    let (idx, sub) = STATE.with(|s| (s.slot.get(), s.current.get()));
+    let (idx, sub) = thread_state();
+    record_alloc_at(idx, sub, size);
+    sub
+}
+
+/// Records a successful allocation of `size` bytes credited to subsystem `sub`, on the slot
+/// `idx` read by [`thread_state`].
+#[inline(always)]
+pub(crate) fn record_alloc_at(idx: usize, sub: u8, size: usize) {
     let (c, shared) = slot_at(idx);
     let s = sub_index(sub);
     add(&c.histogram[bucket_of(size)], 1, shared);
@@ -252,7 +266,6 @@ pub(crate) fn record_alloc(size: usize) -> u8 {
     if drift(&c.sub_drift[s], size as i64, shared) {
         flush(c, shared);
     }
-    sub
 }
 
 /// Records a deallocation of `size` bytes that had been credited to subsystem `sub`.

@@ -77,6 +77,10 @@ pub use counters::{
     FLUSH_THRESHOLD, HISTOGRAM_BUCKETS, SLOTS,
 };
 pub use jemalloc::{trim, JemallocError, JemallocStats};
+
+#[cfg(all(feature = "jemalloc", feature = "attribution"))]
+#[allow(unsafe_code)]
+pub mod arenas;
 pub use pool::{pools_total, BufferPool, PoolBuf, PoolConfig, PoolStats};
 pub use subsystem::{scope, ScopeGuard, Subsystem};
 pub use tracking::TrackingAllocator;

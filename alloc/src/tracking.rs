@@ -3,6 +3,8 @@
 use std::alloc::{GlobalAlloc, Layout};
 
 use crate::counters::{record_alloc, record_dealloc, record_failure, record_realloc};
+#[cfg(all(feature = "attribution", feature = "jemalloc"))]
+use crate::counters::{record_alloc_at, thread_state};
 
 /// A [`GlobalAlloc`] that counts every byte that passes through it and forwards to `A`.
 ///
@@ -19,11 +21,19 @@ use crate::counters::{record_alloc, record_dealloc, record_failure, record_reall
 /// process. Figures count requested sizes (`Layout::size`), never the inner allocator's
 /// rounding or the attribution header.
 ///
-/// With the `attribution` feature each block is preceded by a header of
-/// `max(16, align)` bytes whose last byte holds the id of the subsystem that allocated it,
-/// so that the free is debited from the same subsystem whatever thread or scope frees it.
-/// The header sits at an offset derived from the alignment only, so even a free with a
-/// wrong size finds it.
+/// With the `attribution` feature a free is debited from the subsystem that allocated the
+/// block, whatever thread or scope frees it. How the block's subsystem is found depends on `A`:
+///
+/// - over [`crate::Jemalloc`] (feature `jemalloc`): **by address**, with no byte added to any
+///   block. Each scoped subsystem allocates from its own jemalloc arena whose memory comes
+///   from an address range reserved for it, so `dealloc` finds the subsystem with one
+///   subtraction and compare (see the `arenas` module); unscoped allocations take jemalloc's
+///   default path untouched.
+/// - over any other allocator (`System`, a test allocator): **by header**. Each block is
+///   preceded by `max(16, align)` bytes whose last byte holds the subsystem id, at an offset
+///   derived from the alignment only, so even a free with a wrong size finds it. The header
+///   moves blocks into larger size classes; nothing better exists without control of the
+///   inner allocator's address space.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TrackingAllocator<A> {
     inner: A,
@@ -61,18 +71,117 @@ fn outer(layout: Layout) -> Option<Layout> {
     Layout::from_size_align(size, h).ok()
 }
 
+/// Whether `A` is jemalloc, whose blocks are attributed by address range instead of a header.
+/// Both sides are constants after monomorphisation, so the branch costs nothing.
+#[cfg(feature = "attribution")]
+#[inline(always)]
+fn by_range<A: 'static>() -> bool {
+    #[cfg(feature = "jemalloc")]
+    {
+        std::any::TypeId::of::<A>() == std::any::TypeId::of::<crate::Jemalloc>()
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    {
+        false
+    }
+}
+
+/// Attribution by address range (inner allocator jemalloc): see the `arenas` module.
+#[cfg(all(feature = "attribution", feature = "jemalloc"))]
+#[allow(unsafe_code)]
+impl<A: GlobalAlloc> TrackingAllocator<A> {
+    /// # Safety
+    ///
+    /// `GlobalAlloc::alloc`'s contract; `A` is jemalloc.
+    #[inline(always)]
+    unsafe fn ranged_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let (idx, mut sub) = thread_state();
+        let p = match (sub != 0)
+            .then(|| crate::arenas::arena_flags(sub))
+            .flatten()
+        {
+            // SAFETY: the caller's contract (non-zero size).
+            Some(flags) => unsafe { crate::arenas::alloc(layout, flags, zeroed) },
+            None => {
+                // Unscoped, or the subsystem has no arena (counted in `arenas::fallbacks`).
+                sub = 0;
+                if zeroed {
+                    // SAFETY: forwarded unchanged.
+                    unsafe { self.inner.alloc_zeroed(layout) }
+                } else {
+                    // SAFETY: forwarded unchanged.
+                    unsafe { self.inner.alloc(layout) }
+                }
+            }
+        };
+        if p.is_null() {
+            record_failure();
+        } else {
+            record_alloc_at(idx, sub, layout.size());
+        }
+        p
+    }
+
+    /// # Safety
+    ///
+    /// `GlobalAlloc::dealloc`'s contract; `A` is jemalloc.
+    #[inline(always)]
+    unsafe fn ranged_dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let sub = crate::arenas::subsystem_of(ptr);
+        record_dealloc(layout.size(), sub);
+        if sub != 0 {
+            // SAFETY: only `arenas::alloc`/`realloc` hand out addresses in a subsystem range.
+            unsafe { crate::arenas::dealloc(ptr, layout) }
+        } else {
+            // SAFETY: forwarded unchanged: the block came from `A`.
+            unsafe { self.inner.dealloc(ptr, layout) }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `GlobalAlloc::realloc`'s contract; `A` is jemalloc.
+    #[inline(always)]
+    unsafe fn ranged_realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let sub = crate::arenas::subsystem_of(ptr);
+        // A block in a range was made by its subsystem's arena, which therefore exists.
+        let p = match (sub != 0)
+            .then(|| crate::arenas::arena_flags(sub))
+            .flatten()
+        {
+            // SAFETY: the caller's contract; the block is in `sub`'s arena, and stays there.
+            Some(flags) => unsafe { crate::arenas::realloc(ptr, layout, new_size, flags) },
+            // SAFETY: forwarded unchanged: the block came from `A`.
+            None => unsafe { self.inner.realloc(ptr, layout, new_size) },
+        };
+        if p.is_null() {
+            record_failure();
+        } else {
+            record_realloc(layout.size(), new_size, sub);
+        }
+        p
+    }
+}
+
 #[cfg(feature = "attribution")]
 #[allow(unsafe_code)]
-// SAFETY: every method forwards to `A`'s implementation with a layout that has the same
-// alignment as the caller's (or larger) and a size enlarged by the header; the pointer returned
-// to the caller is the inner block's start plus `header(align)`, a multiple of the caller's
-// alignment, so it is aligned and has `layout.size()` usable bytes after it. The reverse
-// translation in `dealloc`/`realloc` uses the same header size, derived from the alignment that
-// the caller must pass unchanged, so the inner allocator always sees the pointer and layout it
-// handed out.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
+// SAFETY: over jemalloc (`by_range`), scoped blocks come from `mallocx` in their subsystem's
+// arena and go back through `sdallocx`/`rallocx` of the same jemalloc, found by address; other
+// blocks are forwarded to `A` unchanged. Otherwise every method forwards to `A`'s
+// implementation with a layout that has the same alignment as the caller's (or larger) and a
+// size enlarged by the header; the pointer returned to the caller is the inner block's start
+// plus `header(align)`, a multiple of the caller's alignment, so it is aligned and has
+// `layout.size()` usable bytes after it. The reverse translation in `dealloc`/`realloc` uses
+// the same header size, derived from the alignment that the caller must pass unchanged, so the
+// inner allocator always sees the pointer and layout it handed out.
+unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for TrackingAllocator<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        #[cfg(feature = "jemalloc")]
+        if by_range::<A>() {
+            // SAFETY: the caller's contract; `A` is jemalloc.
+            return unsafe { self.ranged_alloc(layout, false) };
+        }
         let Some(outer) = outer(layout) else {
             record_failure();
             return std::ptr::null_mut();
@@ -96,6 +205,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        #[cfg(feature = "jemalloc")]
+        if by_range::<A>() {
+            // SAFETY: the caller's contract; `A` is jemalloc.
+            return unsafe { self.ranged_alloc(layout, true) };
+        }
         let Some(outer) = outer(layout) else {
             record_failure();
             return std::ptr::null_mut();
@@ -118,6 +232,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        #[cfg(feature = "jemalloc")]
+        if by_range::<A>() {
+            // SAFETY: the caller's contract; `A` is jemalloc.
+            return unsafe { self.ranged_dealloc(ptr, layout) };
+        }
         let h = header(layout.align());
         // SAFETY: `ptr` came from `alloc`/`realloc` with this alignment, so the block starts
         // `h` bytes before it and its header byte is readable.
@@ -133,6 +252,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        #[cfg(feature = "jemalloc")]
+        if by_range::<A>() {
+            // SAFETY: the caller's contract; `A` is jemalloc.
+            return unsafe { self.ranged_realloc(ptr, layout, new_size) };
+        }
         let h = header(layout.align());
         let Some(new_outer) = new_size.checked_add(h) else {
             record_failure();
