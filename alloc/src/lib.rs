@@ -40,18 +40,31 @@
 //! [`scope`] (or [`Subsystem::enter`]) names the [`Subsystem`] a thread is allocating for.
 //! Bytes allocated in a scope are credited to it and debited from it when freed — on another
 //! thread, in another scope or in none. A reallocated block stays with the subsystem that first
-//! allocated it. Cost (feature `attribution`, on by default): a header of 16 bytes per
-//! allocation (`align` bytes for alignments above 16) that the inner allocator sees and the
-//! counters do not, and one thread-local read per allocation. Measured figures are in the
-//! repository's `benches/README.md`.
+//! allocated it (feature `attribution`, on by default). Over [`Jemalloc`] no byte is added to
+//! any block: each scoped subsystem has its own jemalloc arena over an address range of its own,
+//! and a free finds the subsystem from the address ([`arenas`]). Over any other allocator a
+//! header of 16 bytes per allocation (`align` bytes for alignments above 16) records it.
+//! Measured figures are in the repository's `benches/README.md`.
 //!
 //! # Crate features
 //!
-//! - `jemalloc` (default): re-exports [`Jemalloc`] (tikv-jemallocator with `stats` and
-//!   `disable_initial_exec_tls`) and enables [`jemalloc`] introspection, [`trim`] and decay
-//!   control. Without it those answer [`JemallocError::NotAvailable`].
+//! - `jemalloc` (default): re-exports [`Jemalloc`] (tikv-jemallocator with `stats`) and enables
+//!   [`jemalloc`] introspection, [`trim`] and decay control, and attribution by address range
+//!   ([`arenas`]). Without it those answer [`JemallocError::NotAvailable`].
 //! - `attribution` (default): per-subsystem figures. Without it `AllocStats::subsystems` is
-//!   `None` and no header is added.
+//!   `None`.
+//! - `dlopen`: builds jemalloc with `disable_initial_exec_tls`, required in a library that is
+//!   loaded with `dlopen` (the Node addon turns it on); binaries leave it off, since every
+//!   jemalloc TLS access then becomes a `__tls_get_addr` call.
+//!
+//! | artifact | features |
+//! |---|---|
+//! | Node addon (`ultra-node`) | `jemalloc`, `attribution`, `dlopen` |
+//! | `ultra-exporter` binary | `jemalloc`, `attribution` |
+//! | a Rust program | `jemalloc`, `attribution` (the defaults) |
+//!
+//! Cargo unifies features of crates built in one invocation: `cargo build --workspace` builds
+//! the exporter with the addon's `dlopen` too; `cargo build -p ultra-exporter` does not.
 //!
 //! # Also here
 //!
