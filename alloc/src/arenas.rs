@@ -15,9 +15,13 @@
 //! and no size class changes. Unscoped allocations (subsystem `Other`) keep jemalloc's default
 //! arenas and thread caches untouched.
 //!
-//! Scoped allocations and frees bypass the thread cache (`MALLOCX_TCACHE_NONE`): a thread cache
-//! hands a freed block to any later caller of the same size on that thread, which would move
-//! a block of one subsystem's range into another subsystem's hands (or an unscoped caller's).
+//! Thread caches: jemalloc's automatic thread cache hands a freed block to any later caller of
+//! the same size on that thread, which would move a block of one subsystem's range into another
+//! subsystem's hands (or an unscoped caller's). So scoped allocations, and frees of blocks in a
+//! range, use an explicit thread cache per thread and subsystem (`tcache.create`, made at the
+//! thread's first use of that subsystem, destroyed at its exit), which only ever holds blocks of
+//! that subsystem's arena. Threads without an exit hook (beyond the counter table's slots) or
+//! past jemalloc's 4 093 explicit caches go without one (`MALLOCX_TCACHE_NONE`).
 //!
 //! If the reservation or an arena cannot be made (address space limited by `ulimit -v`, or
 //! jemalloc refusing), scoped allocations of that subsystem fall back to the default arenas
@@ -159,7 +163,83 @@ fn create(sub: u8) -> Option<c_int> {
         return None;
     }
     ARENA_INDEX[sub as usize].store(index as usize, Ordering::Release);
-    Some(ffi::MALLOCX_ARENA(index as usize) | ffi::MALLOCX_TCACHE_NONE)
+    Some(ffi::MALLOCX_ARENA(index as usize))
+}
+
+/// `tcache` code meaning "no thread cache".
+const NO_TCACHE: u16 = u16::MAX;
+
+/// The thread-cache flag for a scoped operation on `sub` by this thread, making its cache the
+/// first time.
+#[inline(always)]
+fn tcache_flags(sub: u8) -> c_int {
+    let code = crate::counters::STATE
+        .try_with(|s| {
+            let cell = &s.tcaches[sub as usize % Subsystem::COUNT];
+            match cell.get() {
+                0 => {
+                    let code = if s.has_exit_hook() {
+                        make_tcache()
+                    } else {
+                        NO_TCACHE
+                    };
+                    cell.set(code);
+                    code
+                }
+                code => code,
+            }
+        })
+        .unwrap_or(NO_TCACHE);
+    if code == NO_TCACHE {
+        ffi::MALLOCX_TCACHE_NONE
+    } else {
+        ffi::MALLOCX_TCACHE(code as usize - 1)
+    }
+}
+
+/// Makes an explicit thread cache; its code (id + 1), or `NO_TCACHE` if jemalloc refuses.
+#[cold]
+fn make_tcache() -> u16 {
+    let mut id: c_uint = 0;
+    let mut len = std::mem::size_of::<c_uint>();
+    // SAFETY: "tcache.create" writes the new cache's index, an `unsigned`, and reads nothing.
+    let code = unsafe {
+        ffi::mallctl(
+            c"tcache.create".as_ptr(),
+            (&raw mut id).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    match u16::try_from(id) {
+        Ok(id) if code == 0 && id < NO_TCACHE - 1 => id + 1,
+        _ => NO_TCACHE,
+    }
+}
+
+/// Destroys this thread's explicit thread caches (flushing their blocks back to their arenas);
+/// later scoped operations of the thread use none. Called from the thread's exit hook.
+pub(crate) fn destroy_thread_caches() {
+    let _ = crate::counters::STATE.try_with(|s| {
+        for cell in &s.tcaches {
+            let code = cell.replace(NO_TCACHE);
+            if code != 0 && code != NO_TCACHE {
+                let mut id: c_uint = c_uint::from(code - 1);
+                // SAFETY: "tcache.destroy" reads an `unsigned` cache index, one this thread
+                // made and no other thread uses; it is never used again (the cell says none).
+                unsafe {
+                    ffi::mallctl(
+                        c"tcache.destroy".as_ptr(),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        (&raw mut id).cast(),
+                        std::mem::size_of::<c_uint>(),
+                    );
+                }
+            }
+        }
+    });
 }
 
 /// Reserves the address ranges of every ranged subsystem; true once they exist.
@@ -203,27 +283,24 @@ fn reserve() -> bool {
 ///
 /// `layout.size()` is non-zero.
 #[inline]
-pub(crate) unsafe fn alloc(layout: Layout, flags: c_int, zeroed: bool) -> *mut u8 {
+pub(crate) unsafe fn alloc(sub: u8, layout: Layout, flags: c_int, zeroed: bool) -> *mut u8 {
     let zero = if zeroed { ffi::MALLOCX_ZERO } else { 0 };
-    // SAFETY: the size is non-zero (caller); the flags name an arena that exists.
-    unsafe { ffi::mallocx(layout.size(), flags | align_flags(layout) | zero) }.cast()
+    let flags = flags | tcache_flags(sub) | align_flags(layout) | zero;
+    // SAFETY: the size is non-zero (caller); the flags name an arena that exists and a thread
+    // cache of this thread's.
+    unsafe { ffi::mallocx(layout.size(), flags) }.cast()
 }
 
-/// Frees a block of a subsystem range, bypassing the thread cache.
+/// Frees a block of `sub`'s range, into this thread's cache for `sub`.
 ///
 /// # Safety
 ///
-/// `ptr` was returned by [`alloc`] or [`realloc`] with `layout`.
+/// `ptr` was returned by [`alloc`] or [`realloc`] with `layout`, and lies in `sub`'s range.
 #[inline]
-pub(crate) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+pub(crate) unsafe fn dealloc(sub: u8, ptr: *mut u8, layout: Layout) {
+    let flags = tcache_flags(sub) | align_flags(layout);
     // SAFETY: the caller's contract; sized deallocation with the size the block was made for.
-    unsafe {
-        ffi::sdallocx(
-            ptr.cast(),
-            layout.size(),
-            ffi::MALLOCX_TCACHE_NONE | align_flags(layout),
-        )
-    }
+    unsafe { ffi::sdallocx(ptr.cast(), layout.size(), flags) }
 }
 
 /// Reallocates a block of `sub`'s range within the same arena.
@@ -234,6 +311,7 @@ pub(crate) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
 /// rounded up to `layout.align()`, does not overflow `isize`.
 #[inline]
 pub(crate) unsafe fn realloc(
+    sub: u8,
     ptr: *mut u8,
     layout: Layout,
     new_size: usize,
@@ -241,8 +319,10 @@ pub(crate) unsafe fn realloc(
 ) -> *mut u8 {
     // SAFETY: `new_size` and `layout.align()` form a valid layout (caller).
     let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-    // SAFETY: the caller's contract; the flags name the arena that owns the block.
-    unsafe { ffi::rallocx(ptr.cast(), new_size, flags | align_flags(new)) }.cast()
+    let flags = flags | tcache_flags(sub) | align_flags(new);
+    // SAFETY: the caller's contract; the flags name the arena that owns the block and a thread
+    // cache of this thread's for that subsystem.
+    unsafe { ffi::rallocx(ptr.cast(), new_size, flags) }.cast()
 }
 
 // The extent hooks. Each receives the arena index; the span is found from the table entry's

@@ -111,12 +111,29 @@ pub(crate) struct ThreadState {
     slot: Cell<usize>,
     /// Id of the subsystem this thread is allocating for.
     pub(crate) current: Cell<u8>,
+    /// This thread's explicit jemalloc thread cache per subsystem (see `arenas`): 0 not made
+    /// yet, `u16::MAX` none (use no thread cache), otherwise the tcache id plus one.
+    #[cfg(all(feature = "jemalloc", feature = "attribution"))]
+    pub(crate) tcaches: [Cell<u16>; N_SUB],
+}
+
+impl ThreadState {
+    /// Whether this thread owns a slot, and so has a destructor that runs at its exit.
+    #[cfg(all(feature = "jemalloc", feature = "attribution"))]
+    pub(crate) fn has_exit_hook(&self) -> bool {
+        self.slot.get() < SLOTS
+    }
 }
 
 thread_local! {
     // `const`, no destructor: always readable, even during thread teardown; never allocates.
     pub(crate) static STATE: ThreadState = const {
-        ThreadState { slot: Cell::new(UNCLAIMED), current: Cell::new(0) }
+        ThreadState {
+            slot: Cell::new(UNCLAIMED),
+            current: Cell::new(0),
+            #[cfg(all(feature = "jemalloc", feature = "attribution"))]
+            tcaches: [const { Cell::new(0) }; N_SUB],
+        }
     };
     // Has a destructor, so first touching it registers the thread-exit hook. Touched only
     // while the slot reads OVERFLOW_IDX, so any allocation made by that registration is recorded
@@ -132,8 +149,11 @@ impl Drop for SlotReleaser {
     fn drop(&mut self) {
         let idx = self.idx.get();
         if idx < SLOTS {
-            // Later allocations of this thread (other TLS destructors) use the overflow slot.
+            // Later allocations of this thread (other TLS destructors) use the overflow slot,
+            // and no thread cache of their own.
             STATE.with(|s| s.slot.set(OVERFLOW_IDX));
+            #[cfg(all(feature = "jemalloc", feature = "attribution"))]
+            crate::arenas::destroy_thread_caches();
             let slot = &TABLE[idx];
             flush(&slot.c, false);
             slot.owned

@@ -101,7 +101,7 @@ impl<A: GlobalAlloc> TrackingAllocator<A> {
             .flatten()
         {
             // SAFETY: the caller's contract (non-zero size).
-            Some(flags) => unsafe { crate::arenas::alloc(layout, flags, zeroed) },
+            Some(flags) => unsafe { crate::arenas::alloc(sub, layout, flags, zeroed) },
             None => {
                 // Unscoped, or the subsystem has no arena (counted in `arenas::fallbacks`).
                 sub = 0;
@@ -131,7 +131,7 @@ impl<A: GlobalAlloc> TrackingAllocator<A> {
         record_dealloc(layout.size(), sub);
         if sub != 0 {
             // SAFETY: only `arenas::alloc`/`realloc` hand out addresses in a subsystem range.
-            unsafe { crate::arenas::dealloc(ptr, layout) }
+            unsafe { crate::arenas::dealloc(sub, ptr, layout) }
         } else {
             // SAFETY: forwarded unchanged: the block came from `A`.
             unsafe { self.inner.dealloc(ptr, layout) }
@@ -150,7 +150,7 @@ impl<A: GlobalAlloc> TrackingAllocator<A> {
             .flatten()
         {
             // SAFETY: the caller's contract; the block is in `sub`'s arena, and stays there.
-            Some(flags) => unsafe { crate::arenas::realloc(ptr, layout, new_size, flags) },
+            Some(flags) => unsafe { crate::arenas::realloc(sub, ptr, layout, new_size, flags) },
             // SAFETY: forwarded unchanged: the block came from `A`.
             None => unsafe { self.inner.realloc(ptr, layout, new_size) },
         };

@@ -191,12 +191,15 @@ fn every_subsystem_across_threads_and_size_classes() {
             }
         })
     });
+    let (joined_tx, joined_rx) = mpsc::channel::<()>();
     let freer = std::thread::spawn(move || {
         scope(Subsystem::Json, || {
             let mut held = Vec::new();
             for item in from_grower {
                 held.push(item);
             }
+            // Read once the other threads have exited (their channel bookkeeping is freed).
+            joined_rx.recv().unwrap();
             let mut by_sub = [0u64; Subsystem::COUNT];
             for (sub, v) in &held {
                 by_sub[sub.index()] += v.capacity() as u64;
@@ -208,6 +211,8 @@ fn every_subsystem_across_threads_and_size_classes() {
     });
     maker.join().unwrap();
     grower.join().unwrap();
+    joined_tx.send(()).unwrap();
+    drop(joined_tx);
     let (held, during) = freer.join().unwrap();
     let after = stats().subsystems.unwrap();
     for s in Subsystem::ALL {
@@ -223,6 +228,27 @@ fn every_subsystem_across_threads_and_size_classes() {
             );
         }
         assert_eq!(after[i].live_bytes, before[i].live_bytes, "{s} after");
+    }
+}
+
+/// A block freed into one subsystem's thread cache is never handed to another subsystem or to
+/// an unscoped caller: after churning blocks of each size class through every scope on one
+/// thread, every block is still in the range of the scope that made it.
+fn thread_caches_never_mix_subsystems() {
+    const SIZES: [usize; 6] = [8, 64, 1024, 4096, 20_000, 100_000];
+    for _ in 0..3 {
+        for sub in Subsystem::ALL {
+            for &n in &SIZES {
+                let made: Vec<Vec<u8>> = (0..50)
+                    .map(|_| scope(sub, || Vec::with_capacity(n)))
+                    .collect();
+                for v in &made {
+                    assert_eq!(arenas::owner(v.as_ptr()), sub, "{n} B in {sub}");
+                }
+                // Freed in another scope: back to the cache of the block's own subsystem.
+                scope(Subsystem::Hash, || drop(made));
+            }
+        }
     }
 }
 
@@ -304,6 +330,10 @@ fn main() {
     checks.push((
         "every_subsystem_across_threads_and_size_classes",
         every_subsystem_across_threads_and_size_classes,
+    ));
+    checks.push((
+        "thread_caches_never_mix_subsystems",
+        thread_caches_never_mix_subsystems,
     ));
     checks.push((
         "stats_reader_while_others_allocate",
