@@ -3,8 +3,8 @@
 //! Without the feature every function answers [`JemallocError::NotAvailable`]: callers report
 //! "not available", never zeros. The figures describe jemalloc itself, whichever allocator is
 //! installed as the global one; with [`crate::TrackingAllocator`] over [`crate::Jemalloc`] they
-//! include the tracking headers and jemalloc's size-class rounding that the tracker does not
-//! count.
+//! include jemalloc's size-class rounding, which the tracker does not count (attribution adds no
+//! byte over jemalloc), and the subsystem arenas' metadata.
 
 /// An error from jemalloc's control interface.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -230,7 +230,7 @@ static FAMILIES: &[FamilyInfo] = &[
         Gauge,
         NONE,
         JEMALLOC_ABSENT,
-        "Bytes allocated by the application as jemalloc counts them (stats.allocated), tracking headers and size-class rounding included."
+        "Bytes allocated by the application as jemalloc counts them (stats.allocated), size-class rounding included."
     ),
     fam!(
         JE_ACTIVE,
