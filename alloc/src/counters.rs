@@ -227,6 +227,7 @@ fn drift(a: &AtomicI64, v: i64, shared: bool) -> bool {
 
 /// Moves a slot's drifts into the shared live figures and raises the peaks.
 #[cold]
+#[inline(never)]
 fn flush(c: &Counters, shared: bool) {
     let mut total = 0i64;
     for s in 0..N_SUB {
@@ -280,23 +281,21 @@ pub(crate) fn record_alloc(size: usize) -> u8 {
 #[inline(always)]
 pub(crate) fn record_alloc_at(idx: usize, sub: u8, size: usize) {
     let (c, shared) = slot_at(idx);
-    let s = sub_index(sub);
-    add(&c.histogram[bucket_of(size)], 1, shared);
-    add(&c.sub_allocated[s], size as u64, shared);
-    if drift(&c.sub_drift[s], size as i64, shared) {
-        flush(c, shared);
+    if shared {
+        on_shared(|| alloc_body(c, sub_index(sub), size, true));
+    } else {
+        alloc_body(c, sub_index(sub), size, false);
     }
 }
 
 /// Records a deallocation of `size` bytes that had been credited to subsystem `sub`.
-#[inline]
+#[inline(always)]
 pub(crate) fn record_dealloc(size: usize, sub: u8) {
     let (c, shared) = slot();
-    let s = sub_index(sub);
-    add(&c.deallocs, 1, shared);
-    add(&c.sub_freed[s], size as u64, shared);
-    if drift(&c.sub_drift[s], -(size as i64), shared) {
-        flush(c, shared);
+    if shared {
+        on_shared(|| dealloc_body(c, sub_index(sub), size, true));
+    } else {
+        dealloc_body(c, sub_index(sub), size, false);
     }
 }
 
@@ -304,7 +303,41 @@ pub(crate) fn record_dealloc(size: usize, sub: u8) {
 #[inline]
 pub(crate) fn record_realloc(old: usize, new: usize, sub: u8) {
     let (c, shared) = slot();
-    let s = sub_index(sub);
+    if shared {
+        on_shared(|| realloc_body(c, sub_index(sub), old, new, true));
+    } else {
+        realloc_body(c, sub_index(sub), old, new, false);
+    }
+}
+
+/// Runs the shared-slot (atomic read-modify-write) variant of a record out of line, so that
+/// the common path of a thread that owns its slot carries none of it.
+#[cold]
+#[inline(never)]
+fn on_shared(f: impl FnOnce()) {
+    f()
+}
+
+#[inline(always)]
+fn alloc_body(c: &Counters, s: usize, size: usize, shared: bool) {
+    add(&c.histogram[bucket_of(size)], 1, shared);
+    add(&c.sub_allocated[s], size as u64, shared);
+    if drift(&c.sub_drift[s], size as i64, shared) {
+        flush(c, shared);
+    }
+}
+
+#[inline(always)]
+fn dealloc_body(c: &Counters, s: usize, size: usize, shared: bool) {
+    add(&c.deallocs, 1, shared);
+    add(&c.sub_freed[s], size as u64, shared);
+    if drift(&c.sub_drift[s], -(size as i64), shared) {
+        flush(c, shared);
+    }
+}
+
+#[inline(always)]
+fn realloc_body(c: &Counters, s: usize, old: usize, new: usize, shared: bool) {
     add(&c.reallocs, 1, shared);
     if new >= old {
         add(&c.sub_allocated[s], (new - old) as u64, shared);

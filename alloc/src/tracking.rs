@@ -95,29 +95,25 @@ impl<A: GlobalAlloc> TrackingAllocator<A> {
     /// `GlobalAlloc::alloc`'s contract; `A` is jemalloc.
     #[inline(always)]
     unsafe fn ranged_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        let (idx, mut sub) = thread_state();
-        let p = match (sub != 0)
-            .then(|| crate::arenas::arena_flags(sub))
-            .flatten()
-        {
-            // SAFETY: the caller's contract (non-zero size).
-            Some(flags) => unsafe { crate::arenas::alloc(sub, layout, flags, zeroed) },
-            None => {
-                // Unscoped, or the subsystem has no arena (counted in `arenas::fallbacks`).
-                sub = 0;
-                if zeroed {
-                    // SAFETY: forwarded unchanged.
-                    unsafe { self.inner.alloc_zeroed(layout) }
-                } else {
-                    // SAFETY: forwarded unchanged.
-                    unsafe { self.inner.alloc(layout) }
-                }
+        let (idx, sub) = thread_state();
+        if sub != 0 {
+            if let Some(flags) = crate::arenas::arena_flags(sub) {
+                // SAFETY: the caller's contract.
+                return unsafe { scoped_alloc(idx, sub, layout, flags, zeroed) };
             }
+            // The subsystem has no arena (counted in `arenas::fallbacks`): credited to Other.
+        }
+        let p = if zeroed {
+            // SAFETY: forwarded unchanged.
+            unsafe { self.inner.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: forwarded unchanged.
+            unsafe { self.inner.alloc(layout) }
         };
         if p.is_null() {
             record_failure();
         } else {
-            record_alloc_at(idx, sub, layout.size());
+            record_alloc_at(idx, 0, layout.size());
         }
         p
     }
@@ -128,14 +124,13 @@ impl<A: GlobalAlloc> TrackingAllocator<A> {
     #[inline(always)]
     unsafe fn ranged_dealloc(&self, ptr: *mut u8, layout: Layout) {
         let sub = crate::arenas::subsystem_of(ptr);
-        record_dealloc(layout.size(), sub);
         if sub != 0 {
             // SAFETY: only `arenas::alloc`/`realloc` hand out addresses in a subsystem range.
-            unsafe { crate::arenas::dealloc(sub, ptr, layout) }
-        } else {
-            // SAFETY: forwarded unchanged: the block came from `A`.
-            unsafe { self.inner.dealloc(ptr, layout) }
+            return unsafe { scoped_dealloc(sub, ptr, layout) };
         }
+        record_dealloc(layout.size(), 0);
+        // SAFETY: forwarded unchanged: the block came from `A`.
+        unsafe { self.inner.dealloc(ptr, layout) }
     }
 
     /// # Safety
@@ -161,6 +156,39 @@ impl<A: GlobalAlloc> TrackingAllocator<A> {
         }
         p
     }
+}
+
+/// A scoped allocation in `sub`'s arena, out of line so that the unscoped path stays short.
+///
+/// # Safety
+///
+/// `GlobalAlloc::alloc`'s contract; `flags` come from `arenas::arena_flags(sub)`.
+#[cfg(all(feature = "attribution", feature = "jemalloc"))]
+#[allow(unsafe_code)]
+#[inline(never)]
+unsafe fn scoped_alloc(idx: usize, sub: u8, layout: Layout, flags: i32, zeroed: bool) -> *mut u8 {
+    // SAFETY: the caller's contract (non-zero size, an arena's flags).
+    let p = unsafe { crate::arenas::alloc(sub, layout, flags, zeroed) };
+    if p.is_null() {
+        record_failure();
+    } else {
+        record_alloc_at(idx, sub, layout.size());
+    }
+    p
+}
+
+/// Frees a block of `sub`'s range, out of line like [`scoped_alloc`].
+///
+/// # Safety
+///
+/// `GlobalAlloc::dealloc`'s contract; `ptr` lies in `sub`'s range.
+#[cfg(all(feature = "attribution", feature = "jemalloc"))]
+#[allow(unsafe_code)]
+#[inline(never)]
+unsafe fn scoped_dealloc(sub: u8, ptr: *mut u8, layout: Layout) {
+    record_dealloc(layout.size(), sub);
+    // SAFETY: the caller's contract.
+    unsafe { crate::arenas::dealloc(sub, ptr, layout) }
 }
 
 #[cfg(feature = "attribution")]
