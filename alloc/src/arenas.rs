@@ -177,12 +177,11 @@ fn tcache_flags(sub: u8) -> c_int {
         .try_with(|s| {
             let cell = &s.tcaches[sub as usize % Subsystem::COUNT];
             match cell.get() {
+                // Only a thread with an exit hook gets a cache (it must be destroyed). One that
+                // has none yet (its first recorded operation claims it) asks again next time.
+                0 if !s.has_exit_hook() => NO_TCACHE,
                 0 => {
-                    let code = if s.has_exit_hook() {
-                        make_tcache()
-                    } else {
-                        NO_TCACHE
-                    };
+                    let code = make_tcache();
                     cell.set(code);
                     code
                 }
@@ -195,6 +194,17 @@ fn tcache_flags(sub: u8) -> c_int {
     } else {
         ffi::MALLOCX_TCACHE(code as usize - 1)
     }
+}
+
+/// This thread's explicit jemalloc thread cache for `sub`'s scoped operations, once made.
+pub fn thread_cache(sub: Subsystem) -> Option<u32> {
+    crate::counters::STATE
+        .try_with(|s| match s.tcaches[sub.index()].get() {
+            0 | NO_TCACHE => None,
+            code => Some(u32::from(code - 1)),
+        })
+        .ok()
+        .flatten()
 }
 
 /// Makes an explicit thread cache; its code (id + 1), or `NO_TCACHE` if jemalloc refuses.

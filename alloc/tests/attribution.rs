@@ -252,6 +252,26 @@ fn thread_caches_never_mix_subsystems() {
     }
 }
 
+/// A thread whose very first allocation is scoped still gets its own thread cache for that
+/// subsystem (its counter slot, and so its exit hook, are claimed by that first allocation),
+/// and distinct threads get distinct caches.
+fn first_allocation_in_a_scope_gets_a_thread_cache() {
+    let mine = {
+        drop(scope(Subsystem::Hash, || vec![0u8; 10]));
+        arenas::thread_cache(Subsystem::Hash).expect("main thread has a Hash cache")
+    };
+    let theirs = std::thread::spawn(|| {
+        let a = scope(Subsystem::Hash, || vec![1u8; 10]);
+        let b = scope(Subsystem::Hash, || vec![2u8; 10]);
+        drop((a, b));
+        arenas::thread_cache(Subsystem::Hash)
+    })
+    .join()
+    .unwrap()
+    .expect("a thread that started in a scope has a Hash cache");
+    assert_ne!(mine, theirs);
+}
+
 /// A thread reads `stats()` in a loop while others allocate: no deadlock, reading allocates
 /// nothing, and no figure ever exceeds what the writers can hold (a transient negative would
 /// wrap to a huge number).
@@ -334,6 +354,10 @@ fn main() {
     checks.push((
         "thread_caches_never_mix_subsystems",
         thread_caches_never_mix_subsystems,
+    ));
+    checks.push((
+        "first_allocation_in_a_scope_gets_a_thread_cache",
+        first_allocation_in_a_scope_gets_a_thread_cache,
     ));
     checks.push((
         "stats_reader_while_others_allocate",

@@ -873,22 +873,32 @@ impl Cache {
     /// Use this to copy the value straight where it goes (e.g. into a JS string) without an
     /// intermediate copy.
     pub fn get_with<R>(&mut self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
-        let guard = Subsystem::Cache.enter();
-        let now = self.now();
+        // No scope: a look-up allocates nothing, and a free is debited from the block's own
+        // subsystem wherever it happens. The clock is read only for an entry that expires.
+        let clock = &self.clock;
         match self.lru.get_mut(key) {
-            Some(e) if !e.expired(now) => {
+            Some(e) if e.ttl_ns == 0 => {
+                self.book.hit();
+                Some(f(&e.value))
+            }
+            Some(e) => {
+                let now = duration_ns(clock.now());
+                if e.expired(now) {
+                    self.remove_expired(key);
+                    self.book.miss();
+                    return None;
+                }
                 if self.limits.update_age_on_get {
                     e.expires_at = expiry(now, e.ttl_ns);
                 }
                 self.book.hit();
-                drop(guard);
-                return Some(f(&e.value));
+                Some(f(&e.value))
             }
-            Some(_) => self.remove_expired(key),
-            None => {}
+            None => {
+                self.book.miss();
+                None
+            }
         }
-        self.book.miss();
-        None
     }
 
     /// A copy of the live value of `key` (allocated in the caller's scope); see
@@ -900,15 +910,14 @@ impl Cache {
     /// Like [`Cache::get_with`], but leaves recency and age alone (and, under
     /// [`Accounting::LruCache`], counts no hit or miss).
     pub fn peek_with<R>(&mut self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
-        let guard = Subsystem::Cache.enter();
-        let now = self.now();
+        // No scope and no clock read without a TTL, as in `get_with`.
         let counts = self.limits.accounting == Accounting::Memory;
+        let clock = &self.clock;
         match self.lru.peek(key) {
-            Some(e) if !e.expired(now) => {
+            Some(e) if e.ttl_ns == 0 || !e.expired(duration_ns(clock.now())) => {
                 if counts {
                     self.book.hit();
                 }
-                drop(guard);
                 return Some(f(&e.value));
             }
             Some(_) if counts => self.remove_expired(key),
@@ -933,6 +942,8 @@ impl Cache {
 
     /// Removes the expired entry of `key` (known to be there).
     fn remove_expired(&mut self, key: &str) {
+        // Shrinking the index reallocates it: in the Cache scope.
+        let _guard = Subsystem::Cache.enter();
         if let Some(e) = self.lru.pop(key) {
             self.book.removed(
                 1,
