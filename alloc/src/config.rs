@@ -640,6 +640,23 @@ impl Config {
         Ok(())
     }
 
+    /// The defaults with every variable that has a gauge set (numbers to their smallest positive
+    /// accepted value, booleans to `false`): for tests that need every `ultra_config_*` family
+    /// rendered, whatever variables the table holds.
+    pub fn every_gauge_set() -> Config {
+        let mut c = Config::default();
+        for var in VARIABLES.iter().filter(|v| v.metric.is_some()) {
+            let value = match var.kind {
+                Kind::Bool => Value::Bool(false),
+                _ => Value::Int(var.min.max(1).min(var.max)),
+            };
+            // Every row accepts that value; a row that would not keeps its default, and the
+            // test that needs the gauge then says which one is missing.
+            let _ = c.set(var, value);
+        }
+        c
+    }
+
     /// The value `var`'s `ultra_config_*` gauge shows, `None` when it has no gauge or is unset.
     pub fn metric_value(&self, var: &Variable) -> Option<f64> {
         let metric = var.metric?;
@@ -981,6 +998,15 @@ mod tests {
         assert_eq!(value("ULTRA_POOL_MAX"), Some(8.0));
         assert_eq!(value("ULTRA_CACHE_MAX_BYTES"), None);
         assert_eq!(value("ULTRA_EXPORTER_ADDR"), None);
+    }
+
+    #[test]
+    fn every_gauge_set_sets_every_gauge() {
+        let c = Config::every_gauge_set();
+        assert!(c.validate().is_ok());
+        for var in VARIABLES.iter().filter(|v| v.metric.is_some()) {
+            assert!(c.metric_value(var).is_some(), "{}", var.name);
+        }
     }
 
     #[test]
