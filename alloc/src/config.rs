@@ -39,13 +39,16 @@ pub struct ConfigError {
 /// Default port of the exporter when `ULTRA_EXPORTER_ADDR` names only a host.
 pub const DEFAULT_EXPORTER_PORT: u16 = 9477;
 /// `Number.MAX_SAFE_INTEGER`: the largest integer a JavaScript number holds exactly, the upper
-/// bound of every byte budget and duration.
+/// bound of every byte budget and duration (of the configuration and of the Node API).
 pub const MAX_SAFE: i64 = (1 << 53) - 1;
 /// Largest number of buffers a pool keeps or creates up front.
 pub const MAX_POOL_BUFFERS: i64 = 1 << 20;
 /// Largest entry bound of a cache (the fallback pre-allocates index arrays of that length).
 pub const MAX_CACHE_ENTRIES: i64 = 1 << 24;
-/// Largest default buffer or chunk size: 4 GiB, the largest Buffer of Node 20 on 64-bit.
+/// Largest buffer ultra hands out or sizes by default: 4 GiB, the largest Buffer of Node 20 on
+/// 64-bit (`buffer.constants.MAX_LENGTH`). The Node package's checks use the smaller of this and
+/// the running Node's `MAX_LENGTH`, the addon this; both read it from here (the JS side through
+/// the generated `config-table.json`, `limits`).
 pub const MAX_BUFFER_BYTES: i64 = 1 << 32;
 
 /// What a variable's value is, which decides how it is parsed and how its range reads.
@@ -752,7 +755,7 @@ pub fn table_json() -> String {
     s.push_str(&pairs.join(", "));
     let _ = write!(
         s,
-        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT}\n}}\n"
+        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES} }}\n}}\n"
     );
     s
 }

@@ -10,15 +10,21 @@
  */
 
 const { constants: bufferConstants } = require('node:buffer')
+// The limits shared with the addon and the configuration, from their one place
+// (`alloc/src/config.rs`, through the generated table).
+const { limits } = require('./config-table.json')
 
-/** Largest Buffer Node can create: the upper bound of every buffer size. */
-const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH
-/** Upper bound of byte budgets and millisecond durations. */
-const MAX_SAFE = Number.MAX_SAFE_INTEGER
+/**
+ * Largest buffer size: the largest Buffer this Node can create, and never more
+ * than the addon allows (the same on Node 20: 4 GiB).
+ */
+const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, limits.maxBufferBytes)
+/** Upper bound of byte budgets and millisecond durations (`Number.MAX_SAFE_INTEGER`). */
+const MAX_SAFE = limits.maxSafe
 /** Largest `max` of a cache: the fallback pre-allocates index arrays of that length. */
-const MAX_CACHE_ENTRIES = 2 ** 24
+const MAX_CACHE_ENTRIES = limits.maxCacheEntries
 /** Largest number of buffers a pool keeps or creates up front. */
-const MAX_POOL_BUFFERS = 2 ** 20
+const MAX_POOL_BUFFERS = limits.maxPoolBuffers
 /** Largest BLAKE3 output (extendable-output mode) in bytes. */
 const MAX_BLAKE3_LENGTH = 2 ** 20
 /** Largest XXH3 seed. */

@@ -38,10 +38,11 @@ use crate::error::{integer, message, range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val, WeakRef};
 
-/// Largest Buffer Node can create (`buffer.constants.MAX_LENGTH` on 64-bit Node 20).
-pub const MAX_BUFFER_BYTES: f64 = 4_294_967_296.0;
+/// Largest Buffer the addon hands out (`ultra_alloc::config::MAX_BUFFER_BYTES`, the limit of
+/// `lib/validate.js` too).
+pub const MAX_BUFFER_BYTES: f64 = ultra_alloc::config::MAX_BUFFER_BYTES as f64;
 /// `Number.MAX_SAFE_INTEGER`.
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+const MAX_SAFE: f64 = ultra_alloc::config::MAX_SAFE as f64;
 /// Alignment of every allocation, as in the fallback.
 const ALIGN: usize = 8;
 

@@ -19,10 +19,10 @@ use crate::error::{describe_string, integer, message, range_error, type_error, F
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val};
 
-/// Largest `max` (as `MAX_CACHE_ENTRIES` of `lib/validate.js`).
-const MAX_CACHE_ENTRIES: f64 = 16_777_216.0;
+/// Largest `max` (`MAX_CACHE_ENTRIES`, shared with `lib/validate.js` and the configuration).
+const MAX_CACHE_ENTRIES: f64 = ultra_alloc::config::MAX_CACHE_ENTRIES as f64;
 /// `Number.MAX_SAFE_INTEGER`.
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+const MAX_SAFE: f64 = ultra_alloc::config::MAX_SAFE as f64;
 /// Longest cache name, in UTF-16 units.
 const MAX_NAME_LENGTH: usize = 256;
 

@@ -41,8 +41,9 @@ use crate::error::{integer, range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val};
 
-/// Largest number of buffers a pool keeps or creates up front (`MAX_POOL_BUFFERS`).
-const MAX_POOL_BUFFERS: f64 = 1_048_576.0;
+/// Largest number of buffers a pool keeps or creates up front (`MAX_POOL_BUFFERS`, shared with
+/// `lib/validate.js` and the configuration).
+const MAX_POOL_BUFFERS: f64 = ultra_alloc::config::MAX_POOL_BUFFERS as f64;
 /// Most bytes a pool allocates up front (1 TiB of address space).
 const MAX_INITIAL_BYTES: u128 = 1 << 40;
 /// Smallest and largest `BufferPool` classes.
