@@ -1,6 +1,11 @@
 'use strict'
 /**
- * Argument checks shared by both engines.
+ * Argument checks shared by both engines: the one layer that validates the
+ * package's arguments and words their errors. The engines are called only with
+ * arguments checked here; the native engine's own checks are guards whose errors
+ * name the function and parameter only, and its refusals that depend on its state
+ * carry a `code` that lib/ turns into the messages below (`arenaLimitError`,
+ * `namedCacheMismatchError`).
  *
  * Every message has the shape `<function>: <parameter> must be <rule>, got <value>`.
  * A value of the wrong type is a TypeError; a value of the right type outside the
@@ -227,8 +232,8 @@ function jsonPointer (fn, pointer) {
 const POINTER_ESCAPES = /^(?:[^~]|~[01])*$/
 
 /**
- * The error of an arena allocation that would take the arena past its limit.
- * Both engines throw exactly this.
+ * The error of an arena allocation that would take the arena past its limit
+ * (the fallback throws it, lib/ for the native engine's `ULTRA_ARENA_LIMIT`).
  * @param {number} size
  * @param {number} limitBytes
  * @returns {RangeError}
@@ -238,8 +243,8 @@ function arenaLimitError (size, limitBytes) {
 }
 
 /**
- * The error of a named cache opened again with other bounds.
- * Both engines throw exactly this.
+ * The error of a named cache opened again with other bounds (the fallback throws
+ * it, lib/ for the native engine's `ULTRA_NAMED_CACHE_MISMATCH`).
  * @param {string} name
  * @param {object} options the options of the second open
  * @returns {RangeError}

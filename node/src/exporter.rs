@@ -50,9 +50,6 @@ pub fn metrics_text(env: Env, []: [Val; 0]) -> R<Val> {
     raw::string_utf8(env, text.as_bytes())
 }
 
-const HOST_RULE: &str = "an IP address such as '127.0.0.1' or '::1', or 'localhost'";
-const PORT_RULE: &str = "an integer in [0, 65535]";
-
 /// `startExporter(host?, port?)`: serves `GET /metrics` on `host:port` (defaults from
 /// `ULTRA_EXPORTER_ADDR`, else `127.0.0.1:9477`).
 pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
@@ -65,20 +62,18 @@ pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
             let text = text.trim_start_matches('[').trim_end_matches(']');
             match text {
                 "localhost" => IpAddr::from([127, 0, 0, 1]),
-                _ => text
-                    .parse()
-                    .map_err(|_| range_error(env, F, "options.host", HOST_RULE, host))?,
+                _ => text.parse().map_err(|_| range_error(F, "options.host"))?,
             }
         }
-        _ => return Err(type_error(env, F, "options.host", HOST_RULE, host)),
+        _ => return Err(type_error(F, "options.host")),
     };
     let port = match raw::kind(env, port)? {
         Kind::Undefined | Kind::Null => default.port(),
         Kind::Number => match raw::number(env, port)? {
             Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => n as u16,
-            _ => return Err(range_error(env, F, "options.port", PORT_RULE, port)),
+            _ => return Err(range_error(F, "options.port")),
         },
-        _ => return Err(type_error(env, F, "options.port", PORT_RULE, port)),
+        _ => return Err(type_error(F, "options.port")),
     };
     let mut server = exporter()?
         .serve(SocketAddr::new(ip, port))
@@ -104,7 +99,7 @@ pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
 /// running server had that id.
 pub fn stop_exporter(env: Env, [id]: [Val; 1]) -> R<Val> {
     let Some(id) = raw::number(env, id)? else {
-        return Err(type_error(env, "stopExporter", "id", "a server id", id));
+        return Err(type_error("stopExporter", "id"));
     };
     let found = {
         let mut table = servers();

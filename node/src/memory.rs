@@ -207,14 +207,6 @@ pub fn effective_config(options: &[(&'static Variable, Value)]) -> R<&'static Co
     Ok(&EFFECTIVE.get_or_init(|| applied).config)
 }
 
-/// The rule of an option of `initMemorySubsystem`, in the words of `lib/validate.js`.
-fn option_rule(var: &Variable) -> String {
-    match var.kind {
-        ConfigKind::Bool => "a boolean".to_owned(),
-        _ => format!("an integer in [{}, {}]", var.min, var.max),
-    }
-}
-
 /// Reads the options of `initMemorySubsystem`: for each variable of the table that is an
 /// option, its key of `options` (`undefined`: not given).
 fn read_options(env: Env, options: Val) -> R<Vec<(&'static Variable, Value)>> {
@@ -222,7 +214,7 @@ fn read_options(env: Env, options: Val) -> R<Vec<(&'static Variable, Value)>> {
     match raw::kind(env, options)? {
         Kind::Undefined | Kind::Null => return Ok(Vec::new()),
         Kind::Object => {}
-        _ => return Err(type_error(env, F, "options", "an object", options)),
+        _ => return Err(type_error(F, "options")),
     }
     let mut given = Vec::new();
     for var in VARIABLES.iter().filter(|v| v.option) {
@@ -233,15 +225,15 @@ fn read_options(env: Env, options: Val) -> R<Vec<(&'static Variable, Value)>> {
             Kind::Undefined => continue,
             Kind::Number if var.kind != ConfigKind::Bool => match raw::number(env, v)? {
                 Some(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE as f64 => Value::Int(n as i64),
-                _ => return Err(range_error(env, F, &param, &option_rule(var), v)),
+                _ => return Err(range_error(F, &param)),
             },
             Kind::Boolean if var.kind == ConfigKind::Bool => {
                 Value::Bool(raw::boolean(env, v)?.unwrap_or_default())
             }
-            _ => return Err(type_error(env, F, &param, &option_rule(var), v)),
+            _ => return Err(type_error(F, &param)),
         };
         if !var.accepts(&value) {
-            return Err(range_error(env, F, &param, &option_rule(var), v));
+            return Err(range_error(F, &param));
         }
         given.push((var, value));
     }
