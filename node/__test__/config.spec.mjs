@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
-import { childEnv, packageDir, runNode } from './support.mjs'
+import { childEnv, forcedFallback, packageDir, runNode } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const repoDir = path.resolve(packageDir, '..')
@@ -80,7 +80,8 @@ test('the shared table of inputs through the fallback\'s parser', () => {
   }
 })
 
-for (const engine of ['native', 'fallback']) {
+// Through the engine this suite runs on (`npm test`: native, `npm run test:fallback`: fallback).
+for (const engine of [forcedFallback ? 'fallback' : 'native']) {
   test(`the shared table of inputs through the ${engine} engine's initMemorySubsystem`, async () => {
     const cases = [...CASES.good, ...CASES.bad]
     const results = []
