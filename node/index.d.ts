@@ -27,36 +27,63 @@ export declare function getCoreVersion(): string
 
 // ---------------------------------------------------------------- configuration
 
-/** The effective memory-subsystem configuration. `null`: unset, the engine's default applies. */
+// <config-types: generated from alloc/src/config.rs>
+/** The effective configuration (`ULTRA_*` environment and options). `null`: unset. */
 export interface MemoryConfig {
   /** Buffers allocated up front per pool (`ULTRA_POOL_INITIAL`, default 0). */
   poolInitial: number
-  /** Idle buffers kept per size class of a pool (`ULTRA_POOL_MAX`, default 16). */
+  /** Idle buffers kept per size class; beyond it released buffers are freed (`ULTRA_POOL_MAX`, default 8). */
   poolMax: number
-  /** Default buffer size of a pool (`ULTRA_POOL_BUFFER_BYTES`, default 16 KiB). */
+  /** Default buffer size of a pool (`ULTRA_POOL_BUFFER_BYTES`, default 16KiB). */
   poolBufferBytes: number
-  /** Size of an arena's first chunk, reserved at its first allocation (`ULTRA_ARENA_CHUNK_BYTES`, default 64 KiB). */
+  /** An arena's first chunk, reserved on first allocation, never at creation (`ULTRA_ARENA_CHUNK_BYTES`, default 64KiB). */
   arenaChunkBytes: number
-  /** Cap of the bytes one arena reserves (`ULTRA_ARENA_LIMIT_BYTES`, default 64 MiB). */
+  /** Cap on the bytes one arena reserves; past it an allocation is an error (`ULTRA_ARENA_LIMIT_BYTES`, default 64MiB). */
   arenaLimitBytes: number
-  /** Default `max` of caches created without a bound (`ULTRA_CACHE_MAX_ENTRIES`). */
+  /** Entry bound of caches created without options (`ULTRA_CACHE_MAX_ENTRIES`, default unset). */
   cacheMaxEntries: number | null
-  /** Default `maxBytes` of caches created without a bound (`ULTRA_CACHE_MAX_BYTES`). */
+  /** Byte bound of caches created without options (`ULTRA_CACHE_MAX_BYTES`, default unset). */
   cacheMaxBytes: number | null
-  /** Default `ttlMs` of caches created without a bound (`ULTRA_CACHE_TTL_MS`; 0: none). */
+  /** TTL of caches created without options (`0` = none) (`ULTRA_CACHE_TTL_MS`, default unset). */
   cacheTtlMs: number | null
-  /** jemalloc's dirty page decay time; -1: never decay (`ULTRA_JEMALLOC_DIRTY_DECAY_MS`). */
+  /** How long freed pages stay resident before jemalloc purges them (`-1` = never) (`ULTRA_JEMALLOC_DIRTY_DECAY_MS`, default jemalloc's (10000)). */
   jemallocDirtyDecayMs: number | null
-  /** Whether jemalloc purges from a background thread (`ULTRA_JEMALLOC_BACKGROUND_THREAD`). */
+  /** Whether jemalloc purges dirty pages from a background thread (`ULTRA_JEMALLOC_BACKGROUND_THREAD`, default jemalloc's (off)). */
   jemallocBackgroundThread: boolean | null
-  /** Period of the automatic purge of dirty pages; 0: off (`ULTRA_TRIM_INTERVAL_MS`, default 0). */
+  /** Period of an automatic purge of all arenas; `0` = off (`ULTRA_TRIM_INTERVAL_MS`, default 0). */
   trimIntervalMs: number
+  /** Listen address of the exporter (`host` or `host:port`, port `0` = ephemeral) (`ULTRA_EXPORTER_ADDR`, default 127.0.0.1:9477). */
+  exporterAddr: string
+  /** Folder where each process writes its Prometheus file_sd target (`ULTRA_EXPORTER_SD_DIR`, default unset). */
+  exporterSdDir: string | null
 }
 
 /** Explicit configuration; each option overrides its `ULTRA_*` variable. */
-export type MemoryConfigOptions = {
-  [K in keyof MemoryConfig]?: NonNullable<MemoryConfig[K]>
+export interface MemoryConfigOptions {
+  /** Buffers allocated up front per pool (`ULTRA_POOL_INITIAL`, default 0). */
+  poolInitial?: number
+  /** Idle buffers kept per size class; beyond it released buffers are freed (`ULTRA_POOL_MAX`, default 8). */
+  poolMax?: number
+  /** Default buffer size of a pool (`ULTRA_POOL_BUFFER_BYTES`, default 16KiB). */
+  poolBufferBytes?: number
+  /** An arena's first chunk, reserved on first allocation, never at creation (`ULTRA_ARENA_CHUNK_BYTES`, default 64KiB). */
+  arenaChunkBytes?: number
+  /** Cap on the bytes one arena reserves; past it an allocation is an error (`ULTRA_ARENA_LIMIT_BYTES`, default 64MiB). */
+  arenaLimitBytes?: number
+  /** Entry bound of caches created without options (`ULTRA_CACHE_MAX_ENTRIES`, default unset). */
+  cacheMaxEntries?: number
+  /** Byte bound of caches created without options (`ULTRA_CACHE_MAX_BYTES`, default unset). */
+  cacheMaxBytes?: number
+  /** TTL of caches created without options (`0` = none) (`ULTRA_CACHE_TTL_MS`, default unset). */
+  cacheTtlMs?: number
+  /** How long freed pages stay resident before jemalloc purges them (`-1` = never) (`ULTRA_JEMALLOC_DIRTY_DECAY_MS`, default jemalloc's (10000)). */
+  jemallocDirtyDecayMs?: number
+  /** Whether jemalloc purges dirty pages from a background thread (`ULTRA_JEMALLOC_BACKGROUND_THREAD`, default jemalloc's (off)). */
+  jemallocBackgroundThread?: boolean
+  /** Period of an automatic purge of all arenas; `0` = off (`ULTRA_TRIM_INTERVAL_MS`, default 0). */
+  trimIntervalMs?: number
 }
+// </config-types>
 
 /**
  * Applies the `ULTRA_*` environment and `options` once and returns the effective

@@ -70,10 +70,10 @@
 //!
 //! - [`Arena`]: a bumpalo arena that reserves nothing until first used, with a byte limit.
 //! - [`BufferPool`]: byte buffers by size class, with `ULTRA_POOL_*` sizing.
-//! - [`Config`]: every `ULTRA_*` variable, parsed strictly.
+//! - [`Config`]: every `ULTRA_*` variable, parsed strictly from one table ([`config`]).
 
 mod arena;
-mod config;
+pub mod config;
 mod counters;
 pub mod jemalloc;
 mod pool;
@@ -82,8 +82,8 @@ mod tracking;
 
 pub use arena::{arenas_total, Arena, ArenaConfig, ArenaError, ArenaStats};
 pub use config::{
-    apply_jemalloc, parse_size, Config, ConfigBuilder, ConfigError, DEFAULT_EXPORTER_PORT,
-    VARIABLES,
+    apply_jemalloc, parse_size, Config, ConfigBuilder, ConfigError, Value, Variable,
+    DEFAULT_EXPORTER_PORT, VARIABLES,
 };
 pub use counters::{
     flush_current_thread, histogram_bucket_le, reset_peaks, stats, AllocStats, SubsystemStats,

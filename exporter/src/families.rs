@@ -1,9 +1,11 @@
 //! Every metric family the exporter can emit: name, HELP text, type and label names.
 //!
-//! This table is the single source of the HELP texts (the recorder is described from it) and the
+//! The `ultra_config_*` families come from the configuration table (`ultra_alloc::VARIABLES`,
+//! one gauge per variable that has a metric). This table is the single source of the HELP texts (the recorder is described from it) and the
 //! list a host registers when it merges ultra's families into its own registry (prom-client).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 /// The Prometheus type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,12 +55,29 @@ pub struct FamilyInfo {
 /// docs. Some are absent in some builds or states (see [`FamilyInfo::absent_when`]); none is
 /// ever emitted with a name that is not listed here.
 pub fn families() -> &'static [FamilyInfo] {
-    FAMILIES
+    static ALL: OnceLock<Vec<FamilyInfo>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let config = ultra_alloc::VARIABLES.iter().filter_map(|v| {
+            v.metric.map(|m| FamilyInfo {
+                name: m.name,
+                help: m.help,
+                kind: Kind::Gauge,
+                labels: NONE,
+                absent_when: if v.optional { UNSET } else { None },
+            })
+        });
+        FAMILIES_BEFORE_CONFIG
+            .iter()
+            .copied()
+            .chain(config)
+            .chain(FAMILIES_AFTER_CONFIG.iter().copied())
+            .collect()
+    })
 }
 
 /// Looks a family up by name.
 pub fn family(name: &str) -> Option<&'static FamilyInfo> {
-    FAMILIES.iter().find(|f| f.name == name)
+    families().iter().find(|f| f.name == name)
 }
 
 /// Family names, used by the renderer (one constant per family so a typo cannot compile).
@@ -101,17 +120,6 @@ pub(crate) mod name {
     pub const CACHE_EVICTIONS: &str = "ultra_cache_evictions_total";
     pub const CACHE_ENTRIES: &str = "ultra_cache_entries";
     pub const CACHE_BYTES: &str = "ultra_cache_bytes";
-    pub const CONFIG_POOL_INITIAL: &str = "ultra_config_pool_initial_buffers";
-    pub const CONFIG_POOL_MAX: &str = "ultra_config_pool_max_idle_buffers";
-    pub const CONFIG_POOL_BUFFER: &str = "ultra_config_pool_buffer_bytes";
-    pub const CONFIG_ARENA_CHUNK: &str = "ultra_config_arena_chunk_bytes";
-    pub const CONFIG_ARENA_LIMIT: &str = "ultra_config_arena_limit_bytes";
-    pub const CONFIG_CACHE_ENTRIES: &str = "ultra_config_cache_max_entries";
-    pub const CONFIG_CACHE_BYTES: &str = "ultra_config_cache_max_bytes";
-    pub const CONFIG_CACHE_TTL: &str = "ultra_config_cache_ttl_seconds";
-    pub const CONFIG_DIRTY_DECAY: &str = "ultra_config_jemalloc_dirty_decay_seconds";
-    pub const CONFIG_BACKGROUND_THREAD: &str = "ultra_config_jemalloc_background_thread";
-    pub const CONFIG_TRIM_INTERVAL: &str = "ultra_config_trim_interval_seconds";
     pub const PROCESS_RSS_PEAK: &str = "ultra_process_resident_memory_peak_bytes";
     pub const EXPORTER_SCRAPES: &str = "ultra_exporter_scrapes_total";
 }
@@ -144,7 +152,8 @@ macro_rules! fam {
 
 use name::*;
 
-static FAMILIES: &[FamilyInfo] = &[
+/// The families before the `ultra_config_*` ones, which come from `ultra_alloc::VARIABLES`.
+static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
     fam!(
         BUILD_INFO,
         Gauge,
@@ -343,72 +352,10 @@ static FAMILIES: &[FamilyInfo] = &[
         Gauge,
         "Weight of the entries held by caches: key and value bytes plus a fixed per-entry overhead."
     ),
-    // Configuration.
-    fam!(
-        CONFIG_POOL_INITIAL,
-        Gauge,
-        "ULTRA_POOL_INITIAL: buffers a pool allocates up front."
-    ),
-    fam!(
-        CONFIG_POOL_MAX,
-        Gauge,
-        "ULTRA_POOL_MAX: idle buffers a pool keeps per size class."
-    ),
-    fam!(
-        CONFIG_POOL_BUFFER,
-        Gauge,
-        "ULTRA_POOL_BUFFER_BYTES: default buffer size of a pool."
-    ),
-    fam!(
-        CONFIG_ARENA_CHUNK,
-        Gauge,
-        "ULTRA_ARENA_CHUNK_BYTES: size of an arena's first chunk."
-    ),
-    fam!(
-        CONFIG_ARENA_LIMIT,
-        Gauge,
-        "ULTRA_ARENA_LIMIT_BYTES: cap on the bytes one arena reserves."
-    ),
-    fam!(
-        CONFIG_CACHE_ENTRIES,
-        Gauge,
-        NONE,
-        UNSET,
-        "ULTRA_CACHE_MAX_ENTRIES: default entry bound of caches created without options."
-    ),
-    fam!(
-        CONFIG_CACHE_BYTES,
-        Gauge,
-        NONE,
-        UNSET,
-        "ULTRA_CACHE_MAX_BYTES: default byte bound of caches created without options."
-    ),
-    fam!(
-        CONFIG_CACHE_TTL,
-        Gauge,
-        NONE,
-        UNSET,
-        "ULTRA_CACHE_TTL_MS: default time to live of caches created without options, in seconds."
-    ),
-    fam!(
-        CONFIG_DIRTY_DECAY,
-        Gauge,
-        NONE,
-        UNSET,
-        "ULTRA_JEMALLOC_DIRTY_DECAY_MS: jemalloc dirty-page decay time in seconds; -1 means never."
-    ),
-    fam!(
-        CONFIG_BACKGROUND_THREAD,
-        Gauge,
-        NONE,
-        UNSET,
-        "ULTRA_JEMALLOC_BACKGROUND_THREAD: 1 if jemalloc background purging was switched on, 0 if off."
-    ),
-    fam!(
-        CONFIG_TRIM_INTERVAL,
-        Gauge,
-        "ULTRA_TRIM_INTERVAL_MS: period of the automatic purge of dirty pages in seconds; 0 means off."
-    ),
+];
+
+/// The families after the `ultra_config_*` ones.
+static FAMILIES_AFTER_CONFIG: &[FamilyInfo] = &[
     // Process (metrics-process, prefixed, plus the peak RSS from the snapshot).
     fam!(
         "ultra_process_cpu_seconds_total",

@@ -103,17 +103,7 @@
 //! | `ultra_cache_evictions_total` | counter | `reason` = `capacity`, `size`, `expired` | entries evicted for the entry bound, the byte bound, or their TTL |
 //! | `ultra_cache_entries` | gauge | | entries held (expired ones not yet removed included) |
 //! | `ultra_cache_bytes` | gauge | | weight of the entries held |
-//! | `ultra_config_pool_initial_buffers` | gauge | | `ULTRA_POOL_INITIAL` |
-//! | `ultra_config_pool_max_idle_buffers` | gauge | | `ULTRA_POOL_MAX` |
-//! | `ultra_config_pool_buffer_bytes` | gauge | | `ULTRA_POOL_BUFFER_BYTES` |
-//! | `ultra_config_arena_chunk_bytes` | gauge | | `ULTRA_ARENA_CHUNK_BYTES` |
-//! | `ultra_config_arena_limit_bytes` | gauge | | `ULTRA_ARENA_LIMIT_BYTES` |
-//! | `ultra_config_cache_max_entries` | gauge | | `ULTRA_CACHE_MAX_ENTRIES` (absent when unset) |
-//! | `ultra_config_cache_max_bytes` | gauge | | `ULTRA_CACHE_MAX_BYTES` (absent when unset) |
-//! | `ultra_config_cache_ttl_seconds` | gauge | | `ULTRA_CACHE_TTL_MS` in seconds (absent when unset) |
-//! | `ultra_config_jemalloc_dirty_decay_seconds` | gauge | | `ULTRA_JEMALLOC_DIRTY_DECAY_MS` in seconds, −1 = never (absent when unset) |
-//! | `ultra_config_jemalloc_background_thread` | gauge | | `ULTRA_JEMALLOC_BACKGROUND_THREAD` as 1/0 (absent when unset) |
-//! | `ultra_config_trim_interval_seconds` | gauge | | `ULTRA_TRIM_INTERVAL_MS` in seconds, 0 = off |
+//! | `ultra_config_*` | gauge | | one per configuration variable that has a gauge (see the configuration table), in base units; absent when the variable is unset |
 //! | `ultra_process_cpu_seconds_total` | counter | | user + system CPU time (metrics-process) |
 //! | `ultra_process_open_fds` | gauge | | open file descriptors |
 //! | `ultra_process_max_fds` | gauge | | file descriptor limit |

@@ -46,8 +46,9 @@ struct Cli {
 
 fn after_help() -> String {
     let mut s = String::from("Environment (invalid values are an error naming the variable):\n");
-    for (var, default) in ultra_alloc::VARIABLES {
-        s.push_str(&format!("  {var:<34} default {default}\n"));
+    for var in ultra_alloc::VARIABLES {
+        let (name, default) = (var.name, var.default_text());
+        s.push_str(&format!("  {name:<34} {} (default {default})\n", var.help));
     }
     s
 }

@@ -290,32 +290,13 @@ fn record(snap: &Snapshot, config: &Config, scrapes: u64) {
     counter!(name::EXPORTER_SCRAPES).absolute(scrapes);
 }
 
+/// One `ultra_config_*` gauge per variable of the table that has one and is set.
 fn record_config(c: &Config) {
-    let usize_f = |v: usize| v as f64;
-    let seconds = |ms: u64| ms as f64 / 1000.0;
-    gauge!(name::CONFIG_POOL_INITIAL).set(usize_f(c.pool_initial));
-    gauge!(name::CONFIG_POOL_MAX).set(usize_f(c.pool_max));
-    gauge!(name::CONFIG_POOL_BUFFER).set(usize_f(c.pool_buffer_bytes));
-    gauge!(name::CONFIG_ARENA_CHUNK).set(usize_f(c.arena_chunk_bytes));
-    gauge!(name::CONFIG_ARENA_LIMIT).set(usize_f(c.arena_limit_bytes));
-    if let Some(v) = c.cache_max_entries {
-        gauge!(name::CONFIG_CACHE_ENTRIES).set(usize_f(v));
+    for var in ultra_alloc::VARIABLES {
+        if let (Some(metric), Some(value)) = (var.metric, c.metric_value(var)) {
+            gauge!(metric.name).set(value);
+        }
     }
-    if let Some(v) = c.cache_max_bytes {
-        gauge!(name::CONFIG_CACHE_BYTES).set(usize_f(v));
-    }
-    if let Some(v) = c.cache_ttl_ms {
-        gauge!(name::CONFIG_CACHE_TTL).set(seconds(v));
-    }
-    if let Some(v) = c.jemalloc_dirty_decay_ms {
-        // -1 (never decay) stays -1 rather than becoming -0.001 s.
-        let s = if v < 0 { -1.0 } else { v as f64 / 1000.0 };
-        gauge!(name::CONFIG_DIRTY_DECAY).set(s);
-    }
-    if let Some(on) = c.jemalloc_background_thread {
-        gauge!(name::CONFIG_BACKGROUND_THREAD).set(if on { 1.0 } else { 0.0 });
-    }
-    gauge!(name::CONFIG_TRIM_INTERVAL).set(seconds(c.trim_interval_ms));
 }
 
 /// The recorder's families (which come out in hash-map order) in the order of [`families`],

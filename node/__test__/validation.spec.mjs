@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { constants } from 'node:buffer'
+import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import { api, assertArgError } from './support.mjs'
 
@@ -176,4 +177,17 @@ test('messages describe the value received', () => {
     [() => api.parseJson(() => {}), 'parseJson: data must be a string, Buffer or Uint8Array, got a function']
   ]
   for (const [call, message] of cases) assert.throws(call, { message })
+})
+
+test('validate.js is the one layer that words argument errors: the native engine called directly only names the function and parameter', { skip: !api.isNative && 'the native engine is not loaded' }, () => {
+  const engine = createRequire(import.meta.url)('../native.js')
+  const guard = (fn, param) => `${fn}: ${param} is not an argument the engine takes (call it through the ultra-node API, which checks arguments)`
+  assert.throws(() => engine.createCache(5), { name: 'TypeError', message: guard('createCache', 'options') })
+  assert.throws(() => engine.xxh3Hash('x', { bits: 64, seed: -1n, encoding: 'hex' }), { name: 'RangeError', message: guard('xxh3Hash', 'options.seed') })
+  assert.throws(() => engine.createMemoryArena({ chunkBytes: 2048, limitBytes: 1024 }), { name: 'RangeError', message: guard('createMemoryArena', 'options.chunkBytes') })
+  // A refusal that depends on the engine's state carries a code, which lib/ words.
+  const small = engine.createMemoryArena({ chunkBytes: 1024, limitBytes: 1024 })
+  assert.throws(() => small.allocBuffer(2048), { name: 'RangeError', code: 'ULTRA_ARENA_LIMIT' })
+  assert.throws(() => api.createMemoryArena({ chunkBytes: 1024, limitBytes: 1024 }).allocBuffer(2048),
+    { name: 'RangeError', message: "arena.allocBuffer: size must be within the arena's remaining limit (limitBytes 1024), got 2048" })
 })

@@ -4,8 +4,8 @@
  * and the arenas, pools and caches of this thread), rendered as Prometheus text
  * 0.0.4, and a `node:http` listener serving them. Families that only the native
  * allocator can give (allocator, subsystems, jemalloc) are absent, never zero.
- * With `ULTRA_EXPORTER_SD_DIR` set, the listener writes its file_sd target there,
- * as the native exporter does.
+ * The `ultra_config_*` families, the default address and the file_sd folder
+ * (`ULTRA_EXPORTER_SD_DIR`) come from the effective configuration, as natively.
  * @module
  */
 
@@ -14,6 +14,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { version } = require('../package.json')
 const { createMemoryManager } = require('./manager.js')
+const { effectiveConfig, configFamilies } = require('./config.js')
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -31,6 +32,7 @@ function family (name, type, help, samples) {
 
 /** @returns {string} every family JS can know, one fresh reading */
 function metricsText () {
+  const config = effectiveConfig()
   const s = createMemoryManager().stats()
   return [
     family('ultra_build_info', 'gauge', 'Always 1; what was compiled in (the pure-JS fallback: no jemalloc, no attribution).',
@@ -43,7 +45,8 @@ function metricsText () {
       [['{state="idle"}', s.pools.idle], ['{state="in_use"}', s.pools.inUse]]),
     family('ultra_caches', 'gauge', 'Live caches.', [['', s.caches.count]]),
     family('ultra_cache_entries', 'gauge', 'Entries held by caches.', [['', s.caches.entries]]),
-    family('ultra_cache_bytes', 'gauge', 'Weight of the entries held by caches.', [['', s.caches.bytes]])
+    family('ultra_cache_bytes', 'gauge', 'Weight of the entries held by caches.', [['', s.caches.bytes]]),
+    ...configFamilies(config)
   ].join('\n') + '\n'
 }
 
@@ -67,16 +70,14 @@ function writeTarget (dir, host, port) {
 }
 
 /**
- * The default address: `ULTRA_EXPORTER_ADDR` (`host`, `host:port` or
- * `[v6]:port`), else loopback 127.0.0.1:9477 — never all interfaces.
+ * The default address: `exporterAddr` of the effective configuration
+ * (`ULTRA_EXPORTER_ADDR`, else loopback 127.0.0.1:9477 — never all interfaces).
  * @returns {[string, number]}
  */
 function defaultAddress () {
-  const value = (process.env.ULTRA_EXPORTER_ADDR ?? '').trim()
-  const match = /^\[(.+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value)
-  if (match) return [match[1], Number(match[2])]
-  if (value !== '') return [value.replace(/^\[|\]$/g, ''), 9477]
-  return ['127.0.0.1', 9477]
+  const addr = /** @type {string} */ (effectiveConfig().exporterAddr)
+  const colon = addr.lastIndexOf(':')
+  return [addr.slice(0, colon).replace(/^\[|\]$/g, ''), Number(addr.slice(colon + 1))]
 }
 
 /**
@@ -87,6 +88,7 @@ function defaultAddress () {
  */
 function startExporter (host, port) {
   const [defaultHost, defaultPort] = defaultAddress()
+  const dir = /** @type {string | null} */ (effectiveConfig().exporterSdDir)
   host = host ?? defaultHost
   port = port ?? defaultPort
   const server = http.createServer((req, res) => {
@@ -104,7 +106,6 @@ function startExporter (host, port) {
     server.once('error', (e) => reject(new Error(`startExporter: cannot listen on ${host}:${port}: ${e.message}`)))
     server.listen(port, host, () => {
       const bound = /** @type {import('node:net').AddressInfo} */ (server.address())
-      const dir = process.env.ULTRA_EXPORTER_SD_DIR
       let sdFile = null
       try {
         if (dir) sdFile = writeTarget(dir, bound.address, bound.port)

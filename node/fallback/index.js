@@ -16,22 +16,13 @@ const { createMemoryArena } = require('./arena.js')
 const { createObjectPool } = require('./pool.js')
 const { createMemoryManager } = require('./manager.js')
 const { metricsText, startExporter, stopExporter } = require('./exporter.js')
-
-/** @type {object | null} */
-let effective = null
+const { initMemorySubsystem } = require('./config.js')
 
 module.exports = {
   /** @returns {string} the package version, which tracks ultra-core's */
   getCoreVersion: () => version,
 
-  /**
-   * Keeps the first configuration it is given: later calls return it unchanged.
-   * @param {object} config a complete configuration, from lib/config.js
-   */
-  initMemorySubsystem (config) {
-    if (effective === null) effective = { ...config }
-    return { ...effective }
-  },
+  initMemorySubsystem,
 
   createCache,
   blake3Hash,

@@ -150,7 +150,15 @@ function cacheApi (engine, config) {
      * @param {number} [ttlSeconds]
      */
     createCache (maxEntriesOrOptions, ttlSeconds) {
-      return new Cache(engine.createCache(cacheOptions(maxEntriesOrOptions, ttlSeconds, config)))
+      const options = cacheOptions(maxEntriesOrOptions, ttlSeconds, config)
+      let inner
+      try {
+        inner = engine.createCache(options)
+      } catch (error) {
+        // The native engine refuses with a code; the words are validate.js's.
+        throw error?.code === 'ULTRA_NAMED_CACHE_MISMATCH' ? validate.namedCacheMismatchError(options.name, options) : error
+      }
+      return new Cache(inner)
     }
   }
 }

@@ -26,7 +26,12 @@ class MemoryArena {
    */
   allocBuffer (size) {
     validate.integer('arena.allocBuffer', 'size', size, 1, validate.MAX_BUFFER_BYTES)
-    return this.#inner.allocBuffer(size)
+    try {
+      return this.#inner.allocBuffer(size)
+    } catch (error) {
+      // The native engine refuses with a code; the words are validate.js's.
+      throw error?.code === 'ULTRA_ARENA_LIMIT' ? validate.arenaLimitError(size, this.#inner.stats().limitBytes) : error
+    }
   }
 
   reset () {

@@ -1,6 +1,11 @@
 'use strict'
 /**
- * Argument checks shared by both engines.
+ * Argument checks shared by both engines: the one layer that validates the
+ * package's arguments and words their errors. The engines are called only with
+ * arguments checked here; the native engine's own checks are guards whose errors
+ * name the function and parameter only, and its refusals that depend on its state
+ * carry a `code` that lib/ turns into the messages below (`arenaLimitError`,
+ * `namedCacheMismatchError`).
  *
  * Every message has the shape `<function>: <parameter> must be <rule>, got <value>`.
  * A value of the wrong type is a TypeError; a value of the right type outside the
@@ -10,15 +15,21 @@
  */
 
 const { constants: bufferConstants } = require('node:buffer')
+// The limits shared with the addon and the configuration, from their one place
+// (`alloc/src/config.rs`, through the generated table).
+const { limits } = require('./config-table.json')
 
-/** Largest Buffer Node can create: the upper bound of every buffer size. */
-const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH
-/** Upper bound of byte budgets and millisecond durations. */
-const MAX_SAFE = Number.MAX_SAFE_INTEGER
+/**
+ * Largest buffer size: the largest Buffer this Node can create, and never more
+ * than the addon allows (the same on Node 20: 4 GiB).
+ */
+const MAX_BUFFER_BYTES = Math.min(bufferConstants.MAX_LENGTH, limits.maxBufferBytes)
+/** Upper bound of byte budgets and millisecond durations (`Number.MAX_SAFE_INTEGER`). */
+const MAX_SAFE = limits.maxSafe
 /** Largest `max` of a cache: the fallback pre-allocates index arrays of that length. */
-const MAX_CACHE_ENTRIES = 2 ** 24
+const MAX_CACHE_ENTRIES = limits.maxCacheEntries
 /** Largest number of buffers a pool keeps or creates up front. */
-const MAX_POOL_BUFFERS = 2 ** 20
+const MAX_POOL_BUFFERS = limits.maxPoolBuffers
 /** Largest BLAKE3 output (extendable-output mode) in bytes. */
 const MAX_BLAKE3_LENGTH = 2 ** 20
 /** Largest XXH3 seed. */
@@ -221,8 +232,8 @@ function jsonPointer (fn, pointer) {
 const POINTER_ESCAPES = /^(?:[^~]|~[01])*$/
 
 /**
- * The error of an arena allocation that would take the arena past its limit.
- * Both engines throw exactly this.
+ * The error of an arena allocation that would take the arena past its limit
+ * (the fallback throws it, lib/ for the native engine's `ULTRA_ARENA_LIMIT`).
  * @param {number} size
  * @param {number} limitBytes
  * @returns {RangeError}
@@ -232,8 +243,8 @@ function arenaLimitError (size, limitBytes) {
 }
 
 /**
- * The error of a named cache opened again with other bounds.
- * Both engines throw exactly this.
+ * The error of a named cache opened again with other bounds (the fallback throws
+ * it, lib/ for the native engine's `ULTRA_NAMED_CACHE_MISMATCH`).
  * @param {string} name
  * @param {object} options the options of the second open
  * @returns {RangeError}

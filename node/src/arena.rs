@@ -34,14 +34,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use napi::{sys, Env};
 use ultra_alloc::{Arena, ArenaConfig, ArenaError};
 
-use crate::error::{integer, message, range_error, type_error, Fail, R};
+use crate::error::{integer, range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val, WeakRef};
 
-/// Largest Buffer Node can create (`buffer.constants.MAX_LENGTH` on 64-bit Node 20).
-pub const MAX_BUFFER_BYTES: f64 = 4_294_967_296.0;
+/// Largest Buffer the addon hands out (`ultra_alloc::config::MAX_BUFFER_BYTES`, the limit of
+/// `lib/validate.js` too).
+pub const MAX_BUFFER_BYTES: f64 = ultra_alloc::config::MAX_BUFFER_BYTES as f64;
 /// `Number.MAX_SAFE_INTEGER`.
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+const MAX_SAFE: f64 = ultra_alloc::config::MAX_SAFE as f64;
 /// Alignment of every allocation, as in the fallback.
 const ALIGN: usize = 8;
 
@@ -143,20 +144,14 @@ fn bytes_option(env: Env, function: &str, param: &str, v: Val, min: f64, max: f6
 pub fn create_memory_arena(env: Env, [options]: [Val; 1]) -> R<Val> {
     const F: &str = "createMemoryArena";
     if raw::kind(env, options)? != Kind::Object {
-        return Err(type_error(env, F, "options", "an object", options));
+        return Err(type_error(F, "options"));
     }
     let limit_v = raw::get(env, options, c"limitBytes")?;
     let limit_bytes = bytes_option(env, F, "options.limitBytes", limit_v, 1.0, MAX_SAFE)?;
     let chunk_v = raw::get(env, options, c"chunkBytes")?;
     let chunk_bytes = bytes_option(env, F, "options.chunkBytes", chunk_v, 1.0, MAX_BUFFER_BYTES)?;
     if chunk_bytes > limit_bytes {
-        return Err(range_error(
-            env,
-            F,
-            "options.chunkBytes",
-            &format!("at most limitBytes ({limit_bytes})"),
-            chunk_v,
-        ));
+        return Err(range_error(F, "options.chunkBytes"));
     }
     let config = ArenaConfig {
         chunk_bytes,
@@ -205,8 +200,7 @@ impl NativeArena {
     fn alloc_buffer_inner(&mut self, env: Env, size_v: Val) -> R<Val> {
         const F: &str = "arena.allocBuffer";
         let size = bytes_option(env, F, "size", size_v, 1.0, MAX_BUFFER_BYTES)?;
-        let layout = Layout::from_size_align(size, ALIGN)
-            .map_err(|_| range_error(env, F, "size", "a valid allocation size", size_v))?;
+        let layout = Layout::from_size_align(size, ALIGN).map_err(|_| range_error(F, "size"))?;
         let (ptr, id) = {
             let mut state = self.shared.lock();
             let ptr = match state.current.alloc_layout(layout) {
@@ -215,13 +209,7 @@ impl NativeArena {
                     return Err(limit_error(size, limit));
                 }
                 Err(ArenaError::InvalidLayout { .. }) => {
-                    return Err(range_error(
-                        env,
-                        F,
-                        "size",
-                        "a valid allocation size",
-                        size_v,
-                    ));
+                    return Err(range_error(F, "size"));
                 }
             };
             // SAFETY: the arena just handed out `size` writable bytes at `ptr`, which nothing
@@ -301,15 +289,13 @@ impl NativeArena {
     }
 }
 
-/// The RangeError of an allocation past the arena's limit (as `arenaLimitError` of
-/// `lib/validate.js`).
+/// The refusal of an allocation past the arena's limit (`lib/` words it with
+/// `validate.arenaLimitError`).
 fn limit_error(size: usize, limit: usize) -> Fail {
-    Fail::Range(message(
-        "arena.allocBuffer",
-        "size",
-        &format!("within the arena's remaining limit (limitBytes {limit})"),
-        &size.to_string(),
-    ))
+    Fail::Refused {
+        code: "ULTRA_ARENA_LIMIT",
+        message: format!("arena.allocBuffer: {size} bytes would pass the limit of {limit}"),
+    }
 }
 
 /// `allocBuffer(size)`: a zero-filled Buffer of `size` bytes (>= 1) inside the arena (no

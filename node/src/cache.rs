@@ -15,14 +15,14 @@ use ultra_core::cache::{
     ValueRef,
 };
 
-use crate::error::{describe_string, integer, message, range_error, type_error, Fail, R};
+use crate::error::{integer, range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val};
 
-/// Largest `max` (as `MAX_CACHE_ENTRIES` of `lib/validate.js`).
-const MAX_CACHE_ENTRIES: f64 = 16_777_216.0;
+/// Largest `max` (`MAX_CACHE_ENTRIES`, shared with `lib/validate.js` and the configuration).
+const MAX_CACHE_ENTRIES: f64 = ultra_alloc::config::MAX_CACHE_ENTRIES as f64;
 /// `Number.MAX_SAFE_INTEGER`.
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+const MAX_SAFE: f64 = ultra_alloc::config::MAX_SAFE as f64;
 /// Longest cache name, in UTF-16 units.
 const MAX_NAME_LENGTH: usize = 256;
 
@@ -69,12 +69,11 @@ fn int_in(env: Env, param: &str, v: Val, n: Option<f64>, min: f64, max: f64) -> 
 /// Checks a TTL in milliseconds: a finite number `>= 0`.
 fn ttl(env: Env, function: &str, param: &str, v: Val, n: Option<f64>) -> R<Option<f64>> {
     let Some(n) = n else { return Ok(None) };
-    let rule = "a finite number in [0, 9007199254740991]";
     if raw::kind(env, v)? != Kind::Number {
-        return Err(type_error(env, function, param, rule, v));
+        return Err(type_error(function, param));
     }
     if !(0.0..=MAX_SAFE).contains(&n) {
-        return Err(range_error(env, function, param, rule, v));
+        return Err(range_error(function, param));
     }
     Ok(Some(n.ceil()))
 }
@@ -85,7 +84,7 @@ fn ttl(env: Env, function: &str, param: &str, v: Val, n: Option<f64>) -> R<Optio
 pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     const F: &str = "createCache";
     if raw::kind(env, options)? != Kind::Object {
-        return Err(type_error(env, F, "options", "an object", options));
+        return Err(type_error(F, "options"));
     }
     let (max_v, max) = opt_number(env, options, c"max")?;
     let max_entries = int_in(env, "options.max", max_v, max, 1.0, MAX_CACHE_ENTRIES)?;
@@ -97,15 +96,7 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     let update_age_on_get = match raw::kind(env, age_v)? {
         Kind::Undefined => false,
         Kind::Boolean => raw::boolean(env, age_v)?.unwrap_or_default(),
-        _ => {
-            return Err(type_error(
-                env,
-                F,
-                "options.updateAgeOnGet",
-                "a boolean",
-                age_v,
-            ))
-        }
+        _ => return Err(type_error(F, "options.updateAgeOnGet")),
     };
     let cache_options = CacheOptions {
         max_entries,
@@ -117,18 +108,12 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     let name_v = raw::get(env, options, c"name")?;
     let inner = match raw::kind(env, name_v)? {
         Kind::Undefined => Inner::Local(Box::new(
-            Cache::new(cache_options).map_err(|e| options_error(env, options, &e))?,
+            Cache::new(cache_options).map_err(|e| options_error(&e))?,
         )),
         Kind::String => {
             let units = raw::utf16(env, name_v)?;
             if units.is_empty() || units.len() > MAX_NAME_LENGTH {
-                return Err(range_error(
-                    env,
-                    F,
-                    "options.name",
-                    &format!("a string of 1 to {MAX_NAME_LENGTH} characters"),
-                    name_v,
-                ));
+                return Err(range_error(F, "options.name"));
             }
             let name = String::from_utf16_lossy(&units);
             match SharedCache::named(&name, cache_options) {
@@ -137,20 +122,16 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
                     Inner::Shared(shared)
                 }
                 Err(CacheError::OptionsMismatch { .. }) => {
-                    return Err(Fail::Range(message(
-                        F,
-                        "options",
-                        &format!(
-                            "the bounds the cache named {} was opened with",
-                            describe_string(&units)
-                        ),
-                        "an object",
-                    )))
+                    // `lib/` words it with `validate.namedCacheMismatchError`.
+                    return Err(Fail::Refused {
+                        code: "ULTRA_NAMED_CACHE_MISMATCH",
+                        message: format!("{F}: the cache named {name:?} is open with other bounds"),
+                    });
                 }
-                Err(e) => return Err(options_error(env, options, &e)),
+                Err(e) => return Err(options_error(&e)),
             }
         }
-        _ => return Err(type_error(env, F, "options.name", "a string", name_v)),
+        _ => return Err(type_error(F, "options.name")),
     };
     glue::instance(env, NativeCache { inner })
 }
@@ -164,20 +145,16 @@ fn keep(shared: &Arc<SharedCache>) {
 }
 
 /// The RangeError for options the core refused (no bound at all, in practice).
-fn options_error(env: Env, options: Val, e: &CacheError) -> Fail {
-    range_error(
-        env,
-        "createCache",
-        "options",
-        &format!("valid cache options ({e})"),
-        options,
-    )
+fn options_error(e: &CacheError) -> Fail {
+    Fail::Range(format!(
+        "createCache: options are not valid cache options ({e})"
+    ))
 }
 
 /// Reads a key: a string.
 fn with_key<T>(env: Env, function: &str, key: Val, f: impl FnOnce(&str) -> R<T>) -> R<T> {
     if raw::kind(env, key)? != Kind::String {
-        return Err(type_error(env, function, "key", "a string", key));
+        return Err(type_error(function, "key"));
     }
     raw::with_utf8(env, key, |bytes| match std::str::from_utf8(bytes) {
         Ok(k) => f(k),
@@ -252,7 +229,7 @@ fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<V
             let (v, n) = opt_number(env, options, c"ttlMs")?;
             ttl(env, F, "options.ttlMs", v, n)?
         }
-        _ => return Err(type_error(env, F, "options", "an object", options)),
+        _ => return Err(type_error(F, "options")),
     };
     let kind = match raw::kind(env, value)? {
         Kind::String => ValueKind::Str,
@@ -264,13 +241,7 @@ fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<V
             Ok(this.with(|cache| cache.set(k, value, ttl_ms)))
         })?;
         match stored {
-            None => Err(type_error(
-                env,
-                F,
-                "value",
-                "a string, Buffer or Uint8Array",
-                value,
-            )),
+            None => Err(type_error(F, "value")),
             Some(Ok(_)) | Some(Err(CacheError::EntryTooLarge { .. })) => Ok(()),
             Some(Err(e)) => Err(Fail::Range(format!("{F}: {e}"))),
         }

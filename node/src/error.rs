@@ -1,9 +1,11 @@
-//! How failures cross into JS: every `#[napi]` entry point runs its body through [`run`],
-//! which catches panics and throws the JS error a [`Fail`] names.
+//! How failures cross into JS: every entry point runs its body through [`run`], which catches
+//! panics and throws the JS error a [`Fail`] names.
 //!
-//! Argument errors use the message format of `lib/validate.js`,
-//! `<function>: <parameter> must be <rule>, got <value>`, so that the addon called directly
-//! fails in the same words as the checked API in front of it.
+//! Argument errors are worded once, by the package's `lib/validate.js`, which checks every
+//! argument before either engine sees it. The addon's own checks are guards ([`type_error`],
+//! [`range_error`]: the function and the parameter, nothing more). A refusal that depends on the
+//! engine's state (an arena past its limit, a named cache opened with other bounds) is a
+//! [`Fail::Refused`] with a `code` that `lib/` turns into its message.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -32,6 +34,14 @@ pub enum Fail {
         offset: Option<usize>,
         /// The kind of fault (`ultra_core::json::JsonErrorKind::name`).
         kind: &'static str,
+    },
+    /// A `RangeError` with a `code` property, for a refusal that depends on the engine's state;
+    /// `lib/` words it (e.g. `ULTRA_ARENA_LIMIT` → `validate.arenaLimitError`).
+    Refused {
+        /// The `code` property, e.g. `ULTRA_ARENA_LIMIT`.
+        code: &'static str,
+        /// The message when the engine is called directly.
+        message: String,
     },
     /// A plain `Error` with this message.
     Error(String),
@@ -65,6 +75,7 @@ fn throw(env: Env, fail: Fail) {
     if raw::exception_pending(env) {
         return;
     }
+    let mut code = None;
     let (class, message, json) = match fail {
         Fail::Pending => (
             ErrorClass::Error,
@@ -78,9 +89,21 @@ fn throw(env: Env, fail: Fail) {
             offset,
             kind,
         } => (ErrorClass::Syntax, message, Some((offset, kind))),
+        Fail::Refused { code: c, message } => {
+            code = Some(c);
+            (ErrorClass::Range, message, None)
+        }
         Fail::Error(m) => (ErrorClass::Error, m, None),
     };
     let thrown = raw::create_error(env, class, &message).and_then(|error| {
+        if let Some(code) = code {
+            raw::set(
+                env,
+                error,
+                c"code",
+                raw::string_latin1(env, code.as_bytes())?,
+            )?;
+        }
         if let Some((offset, kind)) = json {
             let offset = match offset {
                 Some(offset) => raw::num(env, offset as f64)?,
@@ -100,41 +123,36 @@ fn throw(env: Env, fail: Fail) {
     drop(thrown);
 }
 
-/// The message of every argument error: `<function>: <param> must be <rule>, got <value>`.
-pub fn message(function: &str, param: &str, rule: &str, got: &str) -> String {
-    format!("{function}: {param} must be {rule}, got {got}")
+/// What every argument error of the engine says after `<function>: <param>`. The package's
+/// `lib/` is the one layer that validates arguments and words their errors (`lib/validate.js`,
+/// for both engines): it calls the engine only with arguments it has checked. The checks here
+/// are guards, so that a direct call with anything else is an exception naming the function and
+/// the parameter, never a crash or a wrong result.
+const NOT_CHECKED: &str =
+    "is not an argument the engine takes (call it through the ultra-node API, which checks arguments)";
+
+/// A `TypeError` for argument `param` of `function`.
+pub fn type_error(function: &str, param: &str) -> Fail {
+    Fail::Type(format!("{function}: {param} {NOT_CHECKED}"))
 }
 
-/// A `TypeError` for argument `param` of `function`, describing the value `v`.
-pub fn type_error(env: Env, function: &str, param: &str, rule: &str, v: Val) -> Fail {
-    match describe(env, v) {
-        Ok(got) => Fail::Type(message(function, param, rule, &got)),
-        Err(fail) => fail,
-    }
-}
-
-/// A `RangeError` for argument `param` of `function`, describing the value `v`.
-pub fn range_error(env: Env, function: &str, param: &str, rule: &str, v: Val) -> Fail {
-    match describe(env, v) {
-        Ok(got) => Fail::Range(message(function, param, rule, &got)),
-        Err(fail) => fail,
-    }
+/// A `RangeError` for argument `param` of `function`.
+pub fn range_error(function: &str, param: &str) -> Fail {
+    Fail::Range(format!("{function}: {param} {NOT_CHECKED}"))
 }
 
 /// Checks an integer argument in `[min, max]`: a TypeError unless it is a number, a
-/// RangeError unless it is an integer in range (the rule of `validate.integer`). Allocates
-/// only to report a failure.
+/// RangeError unless it is an integer in range. Allocates only to report a failure.
 pub fn integer(env: Env, function: &str, param: &str, v: Val, min: f64, max: f64) -> R<f64> {
-    let rule = || format!("an integer in [{min}, {max}]");
     match raw::number(env, v)? {
-        None => Err(type_error(env, function, param, &rule(), v)),
+        None => Err(type_error(function, param)),
         Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(n),
-        Some(_) => Err(range_error(env, function, param, &rule(), v)),
+        Some(_) => Err(range_error(function, param)),
     }
 }
 
-/// Checks a string argument that must be one of `allowed` (`allowed[0]` when `undefined`), as
-/// `validate.oneOf`. Allocates only to report a failure.
+/// Checks a string argument that must be one of `allowed` (`allowed[0]` when `undefined`).
+/// Allocates only to report a failure.
 pub fn one_of(
     env: Env,
     function: &str,
@@ -142,110 +160,12 @@ pub fn one_of(
     v: Val,
     allowed: &[&'static str],
 ) -> R<&'static str> {
-    let rule = || {
-        let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
-        format!("one of {}", quoted.join(", "))
-    };
     match raw::kind(env, v)? {
         Kind::Undefined => Ok(allowed[0]),
         Kind::String => {
             let found = raw::with_utf8(env, v, |s| Ok(allowed.iter().find(|a| a.as_bytes() == s)))?;
-            found
-                .copied()
-                .ok_or_else(|| range_error(env, function, param, &rule(), v))
+            found.copied().ok_or_else(|| range_error(function, param))
         }
-        _ => Err(type_error(env, function, param, &rule(), v)),
+        _ => Err(type_error(function, param)),
     }
-}
-
-/// Describes a value for an error message without calling user code, as `describe` of
-/// `lib/validate.js` does (Buffers are described as Uint8Arrays: N-API cannot tell them
-/// apart without running JS).
-pub fn describe(env: Env, v: Val) -> R<String> {
-    Ok(match raw::kind(env, v)? {
-        Kind::String => describe_string(&raw::utf16(env, v)?),
-        Kind::Number => {
-            let n = raw::number(env, v)?.unwrap_or(f64::NAN);
-            if n == 0.0 && n.is_sign_negative() {
-                "-0".to_owned()
-            } else {
-                raw::primitive_to_string(env, v)?
-            }
-        }
-        Kind::BigInt => format!("{}n", raw::primitive_to_string(env, v)?),
-        Kind::Boolean => raw::boolean(env, v)?.unwrap_or_default().to_string(),
-        Kind::Undefined => "undefined".to_owned(),
-        Kind::Null => "null".to_owned(),
-        Kind::Symbol => "a symbol".to_owned(),
-        Kind::Function => "a function".to_owned(),
-        Kind::External => "an object".to_owned(),
-        Kind::Object => {
-            if raw::is_array(env, v)? {
-                "an array".to_owned()
-            } else if let Some(ta) = raw::typed_array(env, v)? {
-                format!(
-                    "a {} of {} bytes",
-                    typed_array_name(ta.ty),
-                    ta.len * ta.element_bytes()
-                )
-            } else if raw::is_dataview(env, v)? {
-                "a DataView".to_owned()
-            } else {
-                "an object".to_owned()
-            }
-        }
-    })
-}
-
-fn typed_array_name(ty: napi::sys::napi_typedarray_type) -> &'static str {
-    use napi::sys::TypedarrayType as T;
-    match ty {
-        T::int8_array => "Int8Array",
-        T::uint8_array => "Uint8Array",
-        T::uint8_clamped_array => "Uint8ClampedArray",
-        T::int16_array => "Int16Array",
-        T::uint16_array => "Uint16Array",
-        T::int32_array => "Int32Array",
-        T::uint32_array => "Uint32Array",
-        T::float32_array => "Float32Array",
-        T::float64_array => "Float64Array",
-        T::bigint64_array => "BigInt64Array",
-        T::biguint64_array => "BigUint64Array",
-        _ => "TypedArray",
-    }
-}
-
-/// `JSON.stringify(s)`, or of its first 40 UTF-16 units followed by `...` when longer, as
-/// `describe` of `lib/validate.js` writes a string.
-pub fn describe_string(units: &[u16]) -> String {
-    const MAX: usize = 40;
-    let cut = units.len() > MAX;
-    let head = units.get(..MAX.min(units.len())).unwrap_or(units);
-    let mut out = json_quote(head);
-    if cut {
-        out.push_str("...");
-    }
-    out
-}
-
-/// `JSON.stringify` of a string given as UTF-16 units (lone surrogates as `\udXXX`).
-pub fn json_quote(units: &[u16]) -> String {
-    let mut out = String::with_capacity(units.len() + 2);
-    out.push('"');
-    for c in char::decode_utf16(units.iter().copied()) {
-        match c {
-            Ok('"') => out.push_str("\\\""),
-            Ok('\\') => out.push_str("\\\\"),
-            Ok('\u{8}') => out.push_str("\\b"),
-            Ok('\u{c}') => out.push_str("\\f"),
-            Ok('\n') => out.push_str("\\n"),
-            Ok('\r') => out.push_str("\\r"),
-            Ok('\t') => out.push_str("\\t"),
-            Ok(c) if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            Ok(c) => out.push(c),
-            Err(e) => out.push_str(&format!("\\u{:04x}", e.unpaired_surrogate())),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -5,8 +5,8 @@
 //!   which parses it).
 //! - `startExporter(host, port)`: the exporter's own loopback HTTP listener, on threads of its
 //!   own, so a scrape is answered even while the JS event loop is busy. Returns
-//!   `{ id, host, port }` (the bound address; port 0 picks a free port); with
-//!   `ULTRA_EXPORTER_SD_DIR` set the listener also writes its Prometheus file_sd target there.
+//!   `{ id, host, port }` (the bound address; port 0 picks a free port); defaults and
+//!   `ultra_config_*` come from the effective configuration; with `ULTRA_EXPORTER_SD_DIR` set the listener also writes its Prometheus file_sd target there.
 //!   `stopExporter(id)` closes it and removes the target file.
 //!
 //! Servers are process-wide (a worker may stop a server another thread started); they are
@@ -23,12 +23,16 @@ use crate::error::{range_error, type_error, Fail, R};
 use crate::glue;
 use crate::raw::{self, Kind, Val};
 
-/// The exporter of the process, created at first use (its config from the `ULTRA_*`
-/// environment; a bad value there is reported by `initMemorySubsystem`, and the exporter then
-/// shows the defaults).
-fn exporter() -> &'static Exporter {
+/// The exporter of the process, created at first use; its `ultra_config_*` families and default
+/// address are the effective configuration (`memory::effective_config`), so a bad `ULTRA_*`
+/// value is a RangeError naming it here too.
+fn exporter() -> R<&'static Exporter> {
     static EXPORTER: OnceLock<Exporter> = OnceLock::new();
-    EXPORTER.get_or_init(Exporter::new)
+    if let Some(exporter) = EXPORTER.get() {
+        return Ok(exporter);
+    }
+    let config = crate::memory::effective_config(&[])?;
+    Ok(EXPORTER.get_or_init(|| Exporter::with_config(config.clone())))
 }
 
 /// Running servers by id.
@@ -42,18 +46,15 @@ fn servers() -> std::sync::MutexGuard<'static, Vec<(u32, Server)>> {
 
 /// `metricsText()`: Prometheus text exposition (format 0.0.4) of every `ultra_*` family.
 pub fn metrics_text(env: Env, []: [Val; 0]) -> R<Val> {
-    let text = exporter().render();
+    let text = exporter()?.render();
     raw::string_utf8(env, text.as_bytes())
 }
-
-const HOST_RULE: &str = "an IP address such as '127.0.0.1' or '::1', or 'localhost'";
-const PORT_RULE: &str = "an integer in [0, 65535]";
 
 /// `startExporter(host?, port?)`: serves `GET /metrics` on `host:port` (defaults from
 /// `ULTRA_EXPORTER_ADDR`, else `127.0.0.1:9477`).
 pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
     const F: &str = "startExporter";
-    let default = exporter().config().exporter_addr;
+    let default = exporter()?.config().exporter_addr;
     let ip = match raw::kind(env, host)? {
         Kind::Undefined | Kind::Null => default.ip(),
         Kind::String => {
@@ -61,25 +62,23 @@ pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
             let text = text.trim_start_matches('[').trim_end_matches(']');
             match text {
                 "localhost" => IpAddr::from([127, 0, 0, 1]),
-                _ => text
-                    .parse()
-                    .map_err(|_| range_error(env, F, "options.host", HOST_RULE, host))?,
+                _ => text.parse().map_err(|_| range_error(F, "options.host"))?,
             }
         }
-        _ => return Err(type_error(env, F, "options.host", HOST_RULE, host)),
+        _ => return Err(type_error(F, "options.host")),
     };
     let port = match raw::kind(env, port)? {
         Kind::Undefined | Kind::Null => default.port(),
         Kind::Number => match raw::number(env, port)? {
             Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => n as u16,
-            _ => return Err(range_error(env, F, "options.port", PORT_RULE, port)),
+            _ => return Err(range_error(F, "options.port")),
         },
-        _ => return Err(type_error(env, F, "options.port", PORT_RULE, port)),
+        _ => return Err(type_error(F, "options.port")),
     };
-    let mut server = exporter()
+    let mut server = exporter()?
         .serve(SocketAddr::new(ip, port))
         .map_err(|e| Fail::Error(format!("{F}: {e}")))?;
-    if let Some(dir) = &exporter().config().exporter_sd_dir {
+    if let Some(dir) = &exporter()?.config().exporter_sd_dir {
         server
             .register_file_sd(dir)
             .map_err(|e| Fail::Error(format!("{F}: {e}")))?;
@@ -100,7 +99,7 @@ pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
 /// running server had that id.
 pub fn stop_exporter(env: Env, [id]: [Val; 1]) -> R<Val> {
     let Some(id) = raw::number(env, id)? else {
-        return Err(type_error(env, "stopExporter", "id", "a server id", id));
+        return Err(type_error("stopExporter", "id"));
     };
     let found = {
         let mut table = servers();

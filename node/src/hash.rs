@@ -28,13 +28,7 @@ pub fn with_input<T>(
 ) -> R<T> {
     match raw::with_data(env, data, f)? {
         Some(v) => Ok(v),
-        None => Err(type_error(
-            env,
-            function,
-            param,
-            "a string, Buffer or Uint8Array",
-            data,
-        )),
+        None => Err(type_error(function, param)),
     }
 }
 
@@ -43,7 +37,7 @@ fn given(env: Env, function: &str, options: Val) -> R<bool> {
     match raw::kind(env, options)? {
         Kind::Undefined => Ok(false),
         Kind::Object if !raw::is_array(env, options)? => Ok(true),
-        _ => Err(type_error(env, function, "options", "an object", options)),
+        _ => Err(type_error(function, "options")),
     }
 }
 
@@ -90,22 +84,10 @@ impl Mode {
         let context_given = raw::kind(env, context)? != Kind::Undefined;
         if context_given {
             if raw::kind(env, context)? != Kind::String {
-                return Err(type_error(
-                    env,
-                    function,
-                    "options.context",
-                    "a string",
-                    context,
-                ));
+                return Err(type_error(function, "options.context"));
             }
             if key_given {
-                return Err(type_error(
-                    env,
-                    function,
-                    "options.context",
-                    "undefined when options.key is set",
-                    context,
-                ));
+                return Err(type_error(function, "options.context"));
             }
             let text =
                 raw::with_utf8(
@@ -116,17 +98,16 @@ impl Mode {
             return Ok(Mode::DeriveKey(text));
         }
         if key_given {
-            let rule = "a 32-byte Buffer or Uint8Array";
             let bytes = match raw::typed_array(env, key)? {
                 Some(ta) if ta.is_uint8() => {
                     raw::with_data(env, key, |b| Ok(<[u8; BLAKE3_KEY_LEN]>::try_from(b).ok()))?
                         .flatten()
                 }
-                _ => return Err(type_error(env, function, "options.key", rule, key)),
+                _ => return Err(type_error(function, "options.key")),
             };
             return match bytes {
                 Some(k) => Ok(Mode::Keyed(k)),
-                None => Err(range_error(env, function, "options.key", rule, key)),
+                None => Err(range_error(function, "options.key")),
             };
         }
         Ok(Mode::Hash)
@@ -315,40 +296,23 @@ fn xxh3_mode(env: Env, function: &str, options: Val) -> R<(Xxh3Bits, u64)> {
         Kind::Number => match raw::number(env, bits_v)? {
             Some(64.0) => Xxh3Bits::Bits64,
             Some(128.0) => Xxh3Bits::Bits128,
-            _ => {
-                return Err(range_error(
-                    env,
-                    function,
-                    "options.bits",
-                    "64 or 128",
-                    bits_v,
-                ))
-            }
+            _ => return Err(range_error(function, "options.bits")),
         },
-        _ => {
-            return Err(type_error(
-                env,
-                function,
-                "options.bits",
-                "64 or 128",
-                bits_v,
-            ))
-        }
+        _ => return Err(type_error(function, "options.bits")),
     };
     let seed_v = raw::get(env, options, c"seed")?;
-    let rule = "an integer in [0, 2^64-1] (number or bigint)";
     let seed = match raw::kind(env, seed_v)? {
         Kind::Undefined => 0,
         Kind::BigInt => match raw::read_bigint_u128(env, seed_v)? {
             Some((false, v)) if v <= u128::from(u64::MAX) => v as u64,
             Some((true, 0)) => 0,
-            _ => return Err(range_error(env, function, "options.seed", rule, seed_v)),
+            _ => return Err(range_error(function, "options.seed")),
         },
         Kind::Number => match raw::number(env, seed_v)? {
             Some(n) if n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&n) => n as u64,
-            _ => return Err(range_error(env, function, "options.seed", rule, seed_v)),
+            _ => return Err(range_error(function, "options.seed")),
         },
-        _ => return Err(type_error(env, function, "options.seed", rule, seed_v)),
+        _ => return Err(type_error(function, "options.seed")),
     };
     Ok((bits, seed))
 }

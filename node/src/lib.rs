@@ -5,9 +5,9 @@
 //! wraps it with the argument checks of `lib/`; when the addon cannot load, the same API runs
 //! on the pure-JS fallback. Each exported function is one function of the engine contract
 //! (`lib/api.js`, and `node/README.md`, "Engine contract"), called with arguments `lib/`
-//! already checked and completed. The addon checks them again anyway: called directly, a
-//! wrong argument is a TypeError or RangeError in the words of `lib/validate.js`, never a
-//! crash.
+//! already checked and completed (`lib/validate.js` is the one layer that validates and words
+//! argument errors). The addon guards them anyway: called directly, a wrong argument is a
+//! TypeError or RangeError naming the function and the parameter (`error`), never a crash.
 //!
 //! Functions and classes are registered as raw N-API callbacks (module `glue`), not through
 //! napi-rs's `#[napi]` glue, whose per-call bookkeeping costs more than the engine's short

@@ -1,13 +1,17 @@
-//! The memory manager (`stats()`, `trim()`) and the configuration (`initMemorySubsystem`).
+//! The memory manager (`stats()`, `trim()`) and the effective configuration of the process
+//! (`initMemorySubsystem`, [`effective_config`]).
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use napi::{sys, Env};
-use ultra_alloc::{histogram_bucket_le, Config, PeriodicTrim, Subsystem};
+use ultra_alloc::config::{Kind as ConfigKind, MAX_SAFE};
+use ultra_alloc::{
+    histogram_bucket_le, Config, PeriodicTrim, Subsystem, Value, Variable, VARIABLES,
+};
 use ultra_core::Snapshot;
 
-use crate::error::{message, range_error, type_error, Fail, R};
+use crate::error::{range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val};
 
@@ -172,130 +176,94 @@ pub const MEMBERS: &[Member] = &[
 // ------------------------------------------------------------------------------------------
 // Configuration
 
-/// What the first `initMemorySubsystem` of the process applied: jemalloc and the periodic
-/// trim are process-wide, whichever thread asks.
-struct Applied {
-    dirty_decay_ms: Option<i64>,
-    background_thread: Option<bool>,
-    trim_interval_ms: u64,
+/// The effective configuration of the process, with what applying it started.
+struct Effective {
+    config: Config,
     /// The periodic trim thread, kept for the life of the process.
     _trim: Option<Mutex<PeriodicTrim>>,
 }
 
-static APPLIED: OnceLock<Result<Applied, String>> = OnceLock::new();
+static EFFECTIVE: OnceLock<Effective> = OnceLock::new();
+/// Serialises the first resolution, so that two threads never both apply a configuration.
+static RESOLVING: Mutex<()> = Mutex::new(());
 
-/// `Number.MAX_SAFE_INTEGER`.
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-
-/// One field of the configuration object: its JS key, and whether it may be `null`.
-fn field(env: Env, config: Val, key: &std::ffi::CStr, nullable: bool, min: f64) -> R<Option<f64>> {
-    const F: &str = "initMemorySubsystem";
-    let v = raw::get(env, config, key)?;
-    let param = format!("config.{}", key.to_string_lossy());
-    let rule = format!(
-        "an integer in [{min}, {MAX_SAFE}]{}",
-        if nullable { " or null" } else { "" }
-    );
-    match raw::kind(env, v)? {
-        Kind::Null | Kind::Undefined if nullable => Ok(None),
-        Kind::Number => match raw::number(env, v)? {
-            Some(n) if n.fract() == 0.0 && (min..=MAX_SAFE).contains(&n) => Ok(Some(n)),
-            _ => Err(range_error(env, F, &param, &rule, v)),
-        },
-        _ => Err(type_error(env, F, &param, &rule, v)),
+/// The effective configuration of the process: the `ULTRA_*` environment and `options`, parsed
+/// by `ultra_alloc::Config` (the one parser), resolved and applied by the first call that
+/// succeeds; later calls return it and ignore `options` (the checking wrapper of
+/// `lib/config.js` refuses an option that differs from the value in effect). Every consumer of
+/// the addon reads this: `initMemorySubsystem`, the factories' defaults (through `lib/`),
+/// `metricsText` and `startExporter`. A bad variable is a RangeError naming it, on every path.
+pub fn effective_config(options: &[(&'static Variable, Value)]) -> R<&'static Config> {
+    if let Some(e) = EFFECTIVE.get() {
+        return Ok(&e.config);
     }
+    // A panic while resolving leaves nothing half-set: the lock guards no data.
+    let _resolving = RESOLVING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = EFFECTIVE.get() {
+        return Ok(&e.config);
+    }
+    let config = Config::from_env_with_options(options).map_err(|e| Fail::Range(e.to_string()))?;
+    let applied = apply(config).map_err(|e| Fail::Error(format!("initMemorySubsystem: {e}")))?;
+    Ok(&EFFECTIVE.get_or_init(|| applied).config)
 }
 
-fn size(n: Option<f64>) -> usize {
-    n.map_or(0, |n| n as usize)
-}
-
-/// Applies a complete configuration (the `ULTRA_*` environment merged with explicit options,
-/// resolved by `lib/config.js`) and returns the effective one. The jemalloc settings and the
-/// periodic trim are process-wide: the first call of the process applies them (and starts the
-/// trim thread when `trimIntervalMs > 0`); every call returns the values in effect for them.
-/// Nothing is reserved or started before this is called.
-pub fn init_memory_subsystem(env: Env, [config]: [Val; 1]) -> R<Val> {
+/// Reads the options of `initMemorySubsystem`: for each variable of the table that is an
+/// option, its key of `options` (`undefined`: not given).
+fn read_options(env: Env, options: Val) -> R<Vec<(&'static Variable, Value)>> {
     const F: &str = "initMemorySubsystem";
-    if raw::kind(env, config)? != Kind::Object {
-        return Err(type_error(env, F, "config", "an object", config));
+    match raw::kind(env, options)? {
+        Kind::Undefined | Kind::Null => return Ok(Vec::new()),
+        Kind::Object => {}
+        _ => return Err(type_error(F, "options")),
     }
-    let pool_initial = field(env, config, c"poolInitial", false, 0.0)?;
-    let pool_max = field(env, config, c"poolMax", false, 0.0)?;
-    let pool_buffer_bytes = field(env, config, c"poolBufferBytes", false, 1.0)?;
-    let arena_chunk_bytes = field(env, config, c"arenaChunkBytes", false, 1.0)?;
-    let arena_limit_bytes = field(env, config, c"arenaLimitBytes", false, 1.0)?;
-    let cache_max_entries = field(env, config, c"cacheMaxEntries", true, 1.0)?;
-    let cache_max_bytes = field(env, config, c"cacheMaxBytes", true, 1.0)?;
-    let cache_ttl_ms = field(env, config, c"cacheTtlMs", true, 0.0)?;
-    let decay = field(env, config, c"jemallocDirtyDecayMs", true, -1.0)?;
-    let trim_interval_ms = field(env, config, c"trimIntervalMs", false, 0.0)?;
-    let bg_v = raw::get(env, config, c"jemallocBackgroundThread")?;
-    let background = match raw::kind(env, bg_v)? {
-        Kind::Null | Kind::Undefined => None,
-        Kind::Boolean => raw::boolean(env, bg_v)?,
-        _ => {
-            return Err(type_error(
-                env,
-                F,
-                "config.jemallocBackgroundThread",
-                "a boolean or null",
-                bg_v,
-            ))
-        }
-    };
-    let built = Config::builder()
-        .pool_initial(size(pool_initial))
-        .pool_max(size(pool_max))
-        .pool_buffer_bytes(size(pool_buffer_bytes))
-        .arena_chunk_bytes(size(arena_chunk_bytes))
-        .arena_limit_bytes(size(arena_limit_bytes))
-        .cache_max_entries(cache_max_entries.map(|n| n as usize))
-        .cache_max_bytes(cache_max_bytes.map(|n| n as usize))
-        .cache_ttl_ms(cache_ttl_ms.map(|n| n as u64).filter(|&n| n > 0))
-        .jemalloc_dirty_decay_ms(decay.map(|n| n as i64))
-        .jemalloc_background_thread(background)
-        .trim_interval_ms(trim_interval_ms.map_or(0, |n| n as u64))
-        .build()
-        .map_err(|e| Fail::Range(message(F, e.var, e.expected, &format!("{:?}", e.value))))?;
-    let applied = APPLIED
-        .get_or_init(|| apply(&built))
-        .as_ref()
-        .map_err(|e| Fail::Error(format!("{F}: {e}")))?;
-
-    let out = raw::object(env)?;
-    let set_num = |name: &std::ffi::CStr, n: f64| raw::set_num(env, out, name, n);
-    let set_null_num = |name: &std::ffi::CStr, n: Option<f64>| -> R<()> {
-        let v = match n {
-            Some(n) => raw::num(env, n)?,
-            None => raw::null(env)?,
+    let mut given = Vec::new();
+    for var in VARIABLES.iter().filter(|v| v.option) {
+        let key = std::ffi::CString::new(var.key).map_err(|e| Fail::Error(e.to_string()))?;
+        let v = raw::get(env, options, &key)?;
+        let param = format!("options.{}", var.key);
+        let value = match raw::kind(env, v)? {
+            Kind::Undefined => continue,
+            Kind::Number if var.kind != ConfigKind::Bool => match raw::number(env, v)? {
+                Some(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE as f64 => Value::Int(n as i64),
+                _ => return Err(range_error(F, &param)),
+            },
+            Kind::Boolean if var.kind == ConfigKind::Bool => {
+                Value::Bool(raw::boolean(env, v)?.unwrap_or_default())
+            }
+            _ => return Err(type_error(F, &param)),
         };
-        raw::set(env, out, name, v)
-    };
-    set_num(c"poolInitial", built.pool_initial as f64)?;
-    set_num(c"poolMax", built.pool_max as f64)?;
-    set_num(c"poolBufferBytes", built.pool_buffer_bytes as f64)?;
-    set_num(c"arenaChunkBytes", built.arena_chunk_bytes as f64)?;
-    set_num(c"arenaLimitBytes", built.arena_limit_bytes as f64)?;
-    set_null_num(c"cacheMaxEntries", cache_max_entries)?;
-    set_null_num(c"cacheMaxBytes", cache_max_bytes)?;
-    set_null_num(c"cacheTtlMs", cache_ttl_ms)?;
-    set_null_num(
-        c"jemallocDirtyDecayMs",
-        applied.dirty_decay_ms.map(|n| n as f64),
-    )?;
-    let bg = match applied.background_thread {
-        Some(b) => raw::bool_val(env, b)?,
-        None => raw::null(env)?,
-    };
-    raw::set(env, out, c"jemallocBackgroundThread", bg)?;
-    set_num(c"trimIntervalMs", applied.trim_interval_ms as f64)?;
+        if !var.accepts(&value) {
+            return Err(range_error(F, &param));
+        }
+        given.push((var, value));
+    }
+    Ok(given)
+}
+
+/// `initMemorySubsystem(options?)`: the effective configuration (see [`effective_config`]) as
+/// an object with one key per variable of the table: numbers, booleans, strings, `null` for
+/// unset. The first successful call of the process applies it: the jemalloc settings, and the
+/// periodic trim thread when `trimIntervalMs > 0`. Nothing is reserved or started before.
+pub fn init_memory_subsystem(env: Env, [options]: [Val; 1]) -> R<Val> {
+    let given = read_options(env, options)?;
+    let config = effective_config(&given)?;
+    let out = raw::object(env)?;
+    for var in VARIABLES {
+        let value = match config.get(var) {
+            Value::Unset => raw::null(env)?,
+            Value::Int(n) => raw::num(env, n as f64)?,
+            Value::Bool(b) => raw::bool_val(env, b)?,
+            Value::Text(t) => raw::string_utf8(env, t.as_bytes())?,
+        };
+        let key = std::ffi::CString::new(var.key).map_err(|e| Fail::Error(e.to_string()))?;
+        raw::set(env, out, &key, value)?;
+    }
     Ok(out)
 }
 
 /// Applies the process-wide part of `config` (once per process).
-fn apply(config: &Config) -> Result<Applied, String> {
-    ultra_alloc::apply_jemalloc(config).map_err(|e| e.to_string())?;
+fn apply(config: Config) -> Result<Effective, String> {
+    ultra_alloc::apply_jemalloc(&config).map_err(|e| e.to_string())?;
     let trim = if config.trim_interval_ms > 0 {
         let period = Duration::from_millis(config.trim_interval_ms);
         Some(Mutex::new(
@@ -305,10 +273,8 @@ fn apply(config: &Config) -> Result<Applied, String> {
     } else {
         None
     };
-    Ok(Applied {
-        dirty_decay_ms: config.jemalloc_dirty_decay_ms,
-        background_thread: config.jemalloc_background_thread,
-        trim_interval_ms: config.trim_interval_ms,
+    Ok(Effective {
+        config,
         _trim: trim,
     })
 }

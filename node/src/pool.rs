@@ -41,8 +41,9 @@ use crate::error::{integer, range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val};
 
-/// Largest number of buffers a pool keeps or creates up front (`MAX_POOL_BUFFERS`).
-const MAX_POOL_BUFFERS: f64 = 1_048_576.0;
+/// Largest number of buffers a pool keeps or creates up front (`MAX_POOL_BUFFERS`, shared with
+/// `lib/validate.js` and the configuration).
+const MAX_POOL_BUFFERS: f64 = ultra_alloc::config::MAX_POOL_BUFFERS as f64;
 /// Most bytes a pool allocates up front (1 TiB of address space).
 const MAX_INITIAL_BYTES: u128 = 1 << 40;
 /// Smallest and largest `BufferPool` classes.
@@ -179,7 +180,7 @@ fn count_option(env: Env, param: &str, v: Val, min: f64, max: f64) -> R<usize> {
 pub fn create_object_pool(env: Env, [options]: [Val; 1]) -> R<Val> {
     const F: &str = "createObjectPool";
     if raw::kind(env, options)? != Kind::Object {
-        return Err(type_error(env, F, "options", "an object", options));
+        return Err(type_error(F, "options"));
     }
     let max_v = raw::get(env, options, c"max")?;
     let max_idle = count_option(env, "options.max", max_v, 0.0, MAX_POOL_BUFFERS)?;
@@ -195,13 +196,7 @@ pub fn create_object_pool(env: Env, [options]: [Val; 1]) -> R<Val> {
     // process can reserve, so that an absurd request is a RangeError rather than an abort.
     let reserved = base.map_or(0, |b| b as u128 * initial as u128);
     if reserved > MAX_INITIAL_BYTES {
-        return Err(range_error(
-            env,
-            F,
-            "options.initial",
-            &format!("at most {MAX_INITIAL_BYTES} bytes of buffers in all (initial × bufferBytes)"),
-            initial_v,
-        ));
+        return Err(range_error(F, "options.initial"));
     }
     let pool = BufferPool::new(PoolConfig {
         initial,
@@ -320,17 +315,9 @@ impl NativePool {
 
     fn release_inner(&mut self, env: Env, buffer: Val) -> R<()> {
         const F: &str = "pool.release";
-        let foreign = || {
-            range_error(
-                env,
-                F,
-                "buffer",
-                "a Buffer acquired from this pool and not yet released",
-                buffer,
-            )
-        };
+        let foreign = || range_error(F, "buffer");
         let Some(ta) = raw::typed_array(env, buffer)? else {
-            return Err(type_error(env, F, "buffer", "a Buffer", buffer));
+            return Err(type_error(F, "buffer"));
         };
         let Some(ticket) = raw::tag(env, buffer)? else {
             return Err(foreign());

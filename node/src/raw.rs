@@ -173,20 +173,6 @@ impl TypedArray {
     pub fn is_uint8(&self) -> bool {
         self.ty == sys::TypedarrayType::uint8_array
     }
-
-    /// Size in bytes of one element.
-    pub fn element_bytes(&self) -> usize {
-        match self.ty {
-            sys::TypedarrayType::int16_array | sys::TypedarrayType::uint16_array => 2,
-            sys::TypedarrayType::int32_array
-            | sys::TypedarrayType::uint32_array
-            | sys::TypedarrayType::float32_array => 4,
-            sys::TypedarrayType::float64_array
-            | sys::TypedarrayType::bigint64_array
-            | sys::TypedarrayType::biguint64_array => 8,
-            _ => 1,
-        }
-    }
 }
 
 /// The typed-array view of `v`, or `None` if `v` is not a typed array.
@@ -311,24 +297,6 @@ pub fn is_array(env: Env, v: Val) -> R<bool> {
     out("napi_is_array", |r| unsafe {
         sys::napi_is_array(env.raw(), v.0, r)
     })
-}
-
-/// Whether `v` is a DataView.
-pub fn is_dataview(env: Env, v: Val) -> R<bool> {
-    // SAFETY: see the module docs.
-    out("napi_is_dataview", |r| unsafe {
-        sys::napi_is_dataview(env.raw(), v.0, r)
-    })
-}
-
-/// `String(v)` for a primitive number or bigint (no user code runs for those).
-pub fn primitive_to_string(env: Env, v: Val) -> R<String> {
-    // SAFETY: see the module docs; callers pass numbers and bigints only, whose conversion
-    // to string runs no user code.
-    let s = out("napi_coerce_to_string", |r| unsafe {
-        sys::napi_coerce_to_string(env.raw(), v.0, r)
-    })?;
-    with_utf8(env, Val(s), |b| Ok(String::from_utf8_lossy(b).into_owned()))
 }
 
 /// The length of a JS string in UTF-16 code units.
