@@ -50,6 +50,23 @@ test('values come back as the type stored, byte values as fresh copies', () => {
   assert.equal(cache.get('empty'), '')
 })
 
+test('byte values of every size come back whole and independent of one another', () => {
+  // The native engine hands small values over through a scratch Buffer it reuses: a later
+  // get must never change a Buffer an earlier get returned.
+  const cache = createCache({ max: 10 })
+  const sizes = [0, 1, 1023, 1024, 65535, 65536, 65537, 300000]
+  for (const n of sizes) cache.set(`v${n}`, Buffer.alloc(n, n % 251))
+  const got = sizes.map((n) => cache.get(`v${n}`))
+  const again = sizes.map((n) => cache.get(`v${n}`))
+  sizes.forEach((n, i) => {
+    assert.equal(got[i].length, n)
+    assert.ok(got[i].equals(Buffer.alloc(n, n % 251)), `${n} B`)
+    assert.ok(again[i].equals(got[i]), `${n} B again`)
+  })
+  got[3].fill(0)
+  assert.ok(again[3].equals(Buffer.alloc(1024, 1024 % 251)), 'copies share no memory')
+})
+
 test('least recently used entries are evicted for capacity and counted', () => {
   const cache = createCache(3)
   for (const key of ['a', 'b', 'c']) cache.set(key, key)

@@ -10,6 +10,10 @@ const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 
 const SET_KEYS = Object.freeze(['ttlMs'])
 const MAX_NAME_LENGTH = 256
 const MAX_TTL_SECONDS = Math.floor(validate.MAX_SAFE / 1000)
+/** Size of the per-thread scratch Buffer through which `get` receives native byte values. */
+const SLAB_BYTES = 64 * 1024
+/** @type {Buffer | null} */
+let slab = null
 
 /**
  * Normalises the two call forms of `createCache` into the engine's options:
@@ -70,16 +74,27 @@ function cacheOptions (first, ttlSeconds, config) {
  */
 class Cache {
   #inner
+  #into
 
   /** @param {object} inner the engine's cache */
   constructor (inner) {
     this.#inner = inner
+    this.#into = typeof inner.getInto === 'function'
   }
 
   /** @param {string} key */
   get (key) {
     if (typeof key !== 'string') throw validate.typeError('cache.get', 'key', 'a string', key)
-    return this.#inner.get(key)
+    if (!this.#into) return this.#inner.get(key)
+    // The native engine copies a bytes value that fits into this thread's slab and answers its
+    // length; a Buffer made here (from Node's pool for small sizes) is far cheaper than one
+    // made through N-API. The slab never leaves this module.
+    slab ??= Buffer.allocUnsafeSlow(SLAB_BYTES)
+    const found = this.#inner.getInto(key, slab)
+    if (typeof found !== 'number') return found
+    const out = Buffer.allocUnsafe(found)
+    slab.copy(out, 0, 0, found)
+    return out
   }
 
   /**

@@ -212,6 +212,35 @@ fn get(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
     this.lookup(env, "cache.get", key, false)
 }
 
+/// `getInto(key, slab)`: `get` for the JS wrapper's hot path. A bytes value that fits in `slab`
+/// (a Buffer the wrapper owns and never hands out) is copied into it and its length returned;
+/// the wrapper copies it into a Buffer of its own, which is far cheaper than creating one
+/// through N-API. Strings, larger values and misses come back as `get` returns them. Nothing
+/// of the cache's memory ever reaches JS: the slab is JS memory, written only during the call.
+fn get_into(env: Env, this: &mut NativeCache, [key, slab]: [Val; 2]) -> R<Val> {
+    const F: &str = "cache.getInto";
+    let into = |env: Env, v: &Value, slab: &mut [u8]| -> R<Val> {
+        match v.kind {
+            ValueKind::Bytes if v.data.len() <= slab.len() => {
+                slab[..v.data.len()].copy_from_slice(&v.data);
+                raw::num(env, v.data.len() as f64)
+            }
+            _ => to_js(env, v),
+        }
+    };
+    let found = raw::with_bytes_mut(env, slab, |slab| {
+        with_key(env, F, key, |k| match &mut this.inner {
+            Inner::Local(cache) => cache.get_with(k, |v| into(env, v, slab)).transpose(),
+            Inner::Shared(shared) => shared.get(k).map(|v| into(env, &v, slab)).transpose(),
+        })
+    })?
+    .ok_or_else(|| type_error(F, "slab"))?;
+    match found {
+        Some(v) => Ok(v),
+        None => raw::undefined(env),
+    }
+}
+
 /// `peek(key)`: like `get`, without refreshing recency or counting a hit or miss.
 fn peek(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
     this.lookup(env, "cache.peek", key, true)
@@ -337,11 +366,13 @@ glue::method!(
     purge_expired
 );
 glue::method!(stats_cb, NativeCache, 0, "cache.stats", stats);
+glue::method!(get_into_cb, NativeCache, 2, "cache.getInto", get_into);
 glue::function!(create_cache_cb, 1, create_cache);
 
 /// The members of `NativeCache`.
 pub const MEMBERS: &[Member] = &[
     Member::Method(c"get", get_cb),
+    Member::Method(c"getInto", get_into_cb),
     Member::Method(c"peek", peek_cb),
     Member::Method(c"set", set_cb),
     Member::Method(c"has", has_cb),

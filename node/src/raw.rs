@@ -209,6 +209,24 @@ pub fn typed_array(env: Env, v: Val) -> R<Option<TypedArray>> {
     }))
 }
 
+/// Runs `f` on the writable bytes of a Uint8Array; `None` if `v` is not one.
+pub fn with_bytes_mut<T>(env: Env, v: Val, f: impl FnOnce(&mut [u8]) -> R<T>) -> R<Option<T>> {
+    match typed_array(env, v)? {
+        Some(ta) if ta.is_uint8() => {
+            if ta.len == 0 || ta.data.is_null() {
+                return f(&mut []).map(Some);
+            }
+            // SAFETY: N-API reported `len` bytes at `data` (non-null), the live memory of the
+            // view, which JS initialised. It stays valid and unaliased by Rust for the duration
+            // of `f`: `f` runs no JS (it copies bytes in and returns), so nothing can detach,
+            // resize or free the buffer meanwhile, and ArrayBuffer memory never moves.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(ta.data, ta.len) };
+            f(bytes).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Runs `f` on the bytes of a Uint8Array (without copying them) or on the UTF-8 encoding of
 /// a string. `None` for any other value (the caller names the parameter in its error).
 pub fn with_data<T>(env: Env, v: Val, f: impl FnOnce(&[u8]) -> R<T>) -> R<Option<T>> {
