@@ -114,3 +114,18 @@ test('an XXH3 hasher digests repeatedly, in every encoding, and keeps accepting 
   }
   assert.equal(createXxh3Hasher().update('').digest(), '2d06800538d394c2')
 })
+
+test('xxh3Hash with only an encoding (the positional fast path) equals the general path', () => {
+  const { xxh3Hash } = api
+  for (const data of ['', 'abc', Buffer.alloc(64, 7), Buffer.alloc(4096, 1)]) {
+    for (const encoding of ['hex', 'bigint', 'buffer']) {
+      const general = xxh3Hash(data, { encoding, bits: 64, seed: 0n })
+      assert.deepEqual(xxh3Hash(data, { encoding }), general, `${encoding} of ${data.length} B`)
+    }
+  }
+  assert.throws(() => xxh3Hash('x', { encoding: 'toString' }), { name: 'RangeError', message: /options\.encoding/ })
+  assert.throws(() => xxh3Hash('x', { encoding: 'bigint', extra: 1 }), { name: 'TypeError', message: /got key "extra"/ })
+  // Inherited options count, as on the general path: the fast path must not drop them.
+  assert.equal(xxh3Hash('x', Object.create({ encoding: 'hex', bits: 128 })), xxh3Hash('x', { encoding: 'hex', bits: 128 }))
+  assert.throws(() => xxh3Hash(5, { encoding: 'bigint' }), { name: 'TypeError', message: /data/ })
+})

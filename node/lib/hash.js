@@ -122,8 +122,25 @@ class Xxh3Hasher {
   }
 }
 
+/** Positional codes of the engine's `xxh3Hash64`, by encoding. */
+const XXH3_CODES = Object.freeze({ hex: 0, bigint: 1, buffer: 2 })
+
+/**
+ * The positional code of `options` when it holds nothing but a valid `encoding` (the common
+ * call `xxh3Hash(data, { encoding: 'bigint' })`), otherwise -1: the general path then checks
+ * everything and words any error.
+ * @param {object} options
+ * @returns {number}
+ */
+function encodingOnly (options) {
+  for (const key in options) if (key !== 'encoding') return -1
+  const code = XXH3_CODES[options.encoding]
+  return typeof code === 'number' && Object.hasOwn(XXH3_CODES, options.encoding) ? code : -1
+}
+
 /** @param {object} engine */
 function hashApi (engine) {
+  const fast64 = typeof engine.xxh3Hash64 === 'function'
   return {
     /**
      * @param {string | Uint8Array} data
@@ -156,6 +173,10 @@ function hashApi (engine) {
     xxh3Hash (data, options) {
       const fn = 'xxh3Hash'
       validate.input(fn, data)
+      if (fast64 && typeof options === 'object' && options !== null) {
+        const code = encodingOnly(options)
+        if (code >= 0) return engine.xxh3Hash64(data, code)
+      }
       if (!validate.options(fn, options, XXH3_KEYS)) return engine.xxh3Hash(data)
       const { bits, seed } = xxh3Mode(fn, options)
       return engine.xxh3Hash(data, {

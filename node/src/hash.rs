@@ -357,6 +357,21 @@ pub fn xxh3_hash(env: Env, [data, options]: [Val; 2]) -> R<Val> {
     xxh3_output(env, bits, value, enc)
 }
 
+/// `xxh3Hash64(data, encoding)`: the JS wrapper's fast path of `xxh3Hash` for the default mode
+/// (64 bits, seed 0) with only an encoding given, positionally: `0` hex, `1` bigint, `2`
+/// buffer. No options object crosses, so no property is read.
+pub fn xxh3_hash64(env: Env, [data, encoding_v]: [Val; 2]) -> R<Val> {
+    const F: &str = "xxh3Hash";
+    let enc = match raw::number(env, encoding_v)? {
+        Some(0.0) => Encoding::Hex,
+        Some(1.0) => Encoding::BigInt,
+        Some(2.0) => Encoding::Buffer,
+        _ => return Err(type_error(F, "options.encoding")),
+    };
+    let value = with_input(env, F, "data", data, |d| Ok(u128::from(hash::xxh3_64(d))))?;
+    xxh3_output(env, Xxh3Bits::Bits64, value, enc)
+}
+
 /// A streaming XXH3 hasher (the engine side of `createXxh3Hasher`): `update(data)`,
 /// `digest(encoding?)`.
 pub struct Xxh3HasherObject {
@@ -432,6 +447,7 @@ pub const XXH3_MEMBERS: &[Member] = &[
 glue::function!(blake3_hash_cb, 2, blake3_hash);
 glue::function!(create_blake3_hasher_cb, 1, create_blake3_hasher);
 glue::function!(xxh3_hash_cb, 2, xxh3_hash);
+glue::function!(xxh3_hash64_cb, 2, xxh3_hash64);
 glue::function!(create_xxh3_hasher_cb, 1, create_xxh3_hasher);
 
 /// The functions of this module, by JS name.
@@ -439,5 +455,6 @@ pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[
     (c"blake3Hash", blake3_hash_cb),
     (c"createBlake3Hasher", create_blake3_hasher_cb),
     (c"xxh3Hash", xxh3_hash_cb),
+    (c"xxh3Hash64", xxh3_hash64_cb),
     (c"createXxh3Hasher", create_xxh3_hasher_cb),
 ];
