@@ -123,7 +123,17 @@
 //! | `ultra_process_resident_memory_peak_bytes` | gauge | | peak RSS (`VmHWM`) |
 //! | `ultra_process_start_time_seconds` | gauge | | process start, Unix time |
 //! | `ultra_process_threads` | gauge | | OS threads |
+//! | `ultra_resident_bytes` | gauge | `owner` = `code`, `addon_code`, `ultra`, `allocator_overhead`, `v8_heap`, `malloc`, `malloc_free`, `stacks`, `unattributed` | the RSS of one reading split by owner; the series sum to it exactly; `unattributed` is the rest, negative when owners over-state (see below) |
 //! | `ultra_exporter_scrapes_total` | counter | | renders by this exporter, this one included |
+//!
+//! `ultra_resident_bytes` answers "who holds the RSS": one reading (`ultra_core::Explanation`)
+//! of `/proc/self/status`, jemalloc, glibc's `mallinfo2`, the thread stacks and — in Node — the
+//! V8 heap, each owner from its own source and `unattributed` the exact remainder, so
+//! `sum(ultra_resident_bytes)` is the RSS of that scrape. Owners a process does not have are
+//! absent (`v8_heap` without V8, which includes the native listener's scrapes of a Node
+//! process, which cannot reach V8; `addon_code` outside the Node addon). Some sources are
+//! sizes, not residency (a malloced block never written, free malloc chunks after
+//! `malloc_trim`): when the owners over-state, `unattributed` is negative rather than clamped.
 //!
 //! Absent rather than zero: the `ultra_subsystem_*` families when ultra-alloc is built without
 //! `attribution`; the `ultra_jemalloc_*` families when jemalloc figures cannot be read; unset
