@@ -28,7 +28,10 @@ use crate::raw::{self, Kind, Val};
 /// shows the defaults).
 fn exporter() -> &'static Exporter {
     static EXPORTER: OnceLock<Exporter> = OnceLock::new();
-    EXPORTER.get_or_init(Exporter::new)
+    EXPORTER.get_or_init(|| {
+        let config = ultra_alloc::Config::from_env().unwrap_or_default();
+        Exporter::with_explain(config, crate::memory::explain_options(None))
+    })
 }
 
 /// Running servers by id.
@@ -40,9 +43,14 @@ fn servers() -> std::sync::MutexGuard<'static, Vec<(u32, Server)>> {
     SERVERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `metricsText()`: Prometheus text exposition (format 0.0.4) of every `ultra_*` family.
-pub fn metrics_text(env: Env, []: [Val; 0]) -> R<Val> {
-    let text = exporter().render();
+/// `metricsText(v8HeapBytes?)`: Prometheus text exposition (format 0.0.4) of every `ultra_*`
+/// family; `v8HeapBytes` (the V8 heap's physical size, read by the JS wrapper just before) is
+/// the `v8_heap` owner of `ultra_resident_bytes`, absent when not a number.
+pub fn metrics_text(env: Env, [v8]: [Val; 1]) -> R<Val> {
+    let text = match raw::number(env, v8)? {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => exporter().render_with_v8(n as u64),
+        _ => exporter().render(),
+    };
     raw::string_utf8(env, text.as_bytes())
 }
 
@@ -116,7 +124,7 @@ pub fn stop_exporter(env: Env, [id]: [Val; 1]) -> R<Val> {
     raw::bool_val(env, stopped)
 }
 
-glue::function!(metrics_text_cb, 0, metrics_text);
+glue::function!(metrics_text_cb, 1, metrics_text);
 glue::function!(start_exporter_cb, 2, start_exporter);
 glue::function!(stop_exporter_cb, 1, stop_exporter);
 
