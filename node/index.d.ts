@@ -399,7 +399,7 @@ export interface MemoryOwners {
   v8Heap: number | null
   /** Bytes glibc malloc handed out and not freed: Node's own allocations and every Buffer/ArrayBuffer backing store. */
   malloc: number | null
-  /** Free bytes glibc malloc keeps in its arenas (`trimMalloc()` returns their pages). */
+  /** Free bytes glibc malloc keeps resident in its arenas (`trimMalloc()` returns their pages). */
   mallocFree: number | null
   /** Resident pages of the thread stacks found. */
   stacks: number | null

@@ -15,7 +15,7 @@
 //! | `allocator_overhead` | jemalloc `stats.resident` minus `ultra` (when jemalloc backs ultra): tracking headers, size-class rounding, fragmentation, metadata, dirty pages not yet purged | jemalloc's own upper bound |
 //! | `v8_heap` | the V8 heap's physical size, given by the caller (Node) | V8's estimate |
 //! | `malloc` | glibc `uordblks + hblkhd`: bytes malloc handed out and not freed (Node's own allocations, every Buffer and ArrayBuffer backing store) | once written |
-//! | `malloc_free` | glibc `fordblks`: free bytes malloc keeps in its arenas | until `malloc_trim` releases their pages |
+//! | `malloc_free` | free bytes malloc keeps resident in its arenas: the main arena's resident pages (`[heap]`, measured in `pagemap`) plus the other arenas' size (`mallinfo2` `arena` minus the `[heap]` size), minus the bytes in use (`uordblks`); `fordblks` where there is no `[heap]` | main arena exactly; other arenas' free chunks until `malloc_trim` releases them |
 //! | `stacks` | resident pages of the thread stacks found (see `ultra_alloc::resident`) | exactly |
 //!
 //! No page is in two sources: file pages are only in `code`; jemalloc, V8 and glibc each map
@@ -237,7 +237,7 @@ impl Explanation {
                 Owner::AllocatorOverhead => overhead,
                 Owner::V8Heap => p.v8_heap_bytes,
                 Owner::Malloc => malloc,
-                Owner::MallocFree => p.malloc.map(|m| m.free_bytes),
+                Owner::MallocFree => p.malloc.map(|m| malloc_free(&m, p.mappings)),
                 Owner::Stacks => stacks.map(|st| st.bytes),
             };
         }
@@ -261,6 +261,17 @@ impl Explanation {
     /// Every owner with its bytes, in report order.
     pub fn iter(&self) -> impl Iterator<Item = (Owner, Option<u64>)> + '_ {
         Owner::ALL.into_iter().zip(self.owners)
+    }
+}
+
+/// Free bytes malloc keeps resident: what its arenas hold resident minus what is in use.
+fn malloc_free(m: &MallocInfo, mappings: Option<Mappings>) -> u64 {
+    match mappings.and_then(|m| m.brk_heap) {
+        Some(heap) => {
+            let other_arenas = m.arena_bytes.saturating_sub(heap.size_bytes);
+            (heap.resident_bytes + other_arenas).saturating_sub(m.in_use_bytes)
+        }
+        None => m.free_bytes,
     }
 }
 
@@ -320,6 +331,7 @@ mod tests {
                     unlocated: 0,
                 }),
                 module_file_bytes: addon,
+                brk_heap: None,
             }),
             v8_heap_bytes: v8,
             backing,
@@ -393,6 +405,46 @@ mod tests {
         assert_eq!(e.owner(Owner::AllocatorOverhead), Some(0));
         assert_eq!(e.unattributed_bytes, 100 - 80 - 50);
         assert_eq!(sum(&e), 100);
+    }
+
+    #[test]
+    fn malloc_free_is_what_the_arenas_hold_resident_beyond_the_bytes_in_use() {
+        let mut p = parts(
+            1000,
+            0,
+            0,
+            None,
+            0,
+            None,
+            Some((300, 0, 500)),
+            None,
+            None,
+            Backing::Jemalloc,
+        );
+        p.malloc.as_mut().unwrap().arena_bytes = 800;
+        // No [heap]: glibc's free bytes as they are.
+        assert_eq!(
+            Explanation::from_parts(&p).owner(Owner::MallocFree),
+            Some(500)
+        );
+        // A [heap] of 600 bytes with 350 resident (malloc_trim released the rest), and 200 bytes
+        // of other arenas: 550 resident, 300 of them in use.
+        p.mappings.as_mut().unwrap().brk_heap = Some(ultra_alloc::resident::BrkHeap {
+            size_bytes: 600,
+            resident_bytes: 350,
+        });
+        let e = Explanation::from_parts(&p);
+        assert_eq!(e.owner(Owner::MallocFree), Some(250));
+        assert_eq!(e.unattributed_bytes, 1000 - 300 - 250);
+        // In-use bytes that were never touched cannot make it negative.
+        p.mappings.as_mut().unwrap().brk_heap = Some(ultra_alloc::resident::BrkHeap {
+            size_bytes: 800,
+            resident_bytes: 100,
+        });
+        assert_eq!(
+            Explanation::from_parts(&p).owner(Owner::MallocFree),
+            Some(0)
+        );
     }
 
     #[test]

@@ -31,7 +31,17 @@ fn explain() {
 }
 
 fn owners_sum_to_rss_and_follow_the_workload() {
+    // Reading allocates nothing through the tracking allocator (this thread's counters are
+    // flushed by `take`, and no other thread allocates in this test binary).
+    let _ = take();
+    let a = ultra_alloc::stats();
     let before = take();
+    let b = ultra_alloc::stats();
+    assert_eq!(
+        (a.allocations, a.deallocations, a.live_bytes),
+        (b.allocations, b.deallocations, b.live_bytes),
+        "explain allocated"
+    );
     // Without V8 and without a module address, those owners are unknown, not zero.
     assert_eq!(before.owner(Owner::V8Heap), None);
     assert_eq!(before.owner(Owner::AddonCode), None);

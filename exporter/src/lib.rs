@@ -53,8 +53,10 @@
 //! `cargo run --release -p ultra-exporter` runs a gateway-like [`workload`] through the core
 //! (JSON bodies validated and looked into, BLAKE3 cache keys, XXH3 dedupe, a TTL response
 //! cache, pooled buffers, a per-request arena), serves `/metrics`, prints a summary line per
-//! second and a final report on exit (`--duration 30s`, `--rate N` requests per second,
-//! `--quiet`; Ctrl-C or SIGTERM end it cleanly). `grafana/` beside this crate holds a
+//! second (ops/s, live bytes per subsystem, jemalloc resident, the RSS split by owner as in
+//! `ultra_resident_bytes`, cache hit ratio) and a final report on exit, whose `resident` line
+//! gives the owners, the threads and how many stacks were not located (`--duration 30s`,
+//! `--rate N` requests per second, `--quiet`; Ctrl-C or SIGTERM end it cleanly). `grafana/` beside this crate holds a
 //! dashboard and a `prometheus.yml` example.
 //!
 //! # Metrics
