@@ -408,11 +408,62 @@ export interface MemoryStats {
   process: { rssBytes: number, heapUsed: number, external: number }
 }
 
+/**
+ * Resident bytes by owner, from one reading. `null`: this engine or process
+ * cannot know that owner (the fallback knows `code` and `v8Heap` only;
+ * `addonCode` is the native addon's own code pages). Never negative.
+ */
+export interface MemoryOwners {
+  /** Resident pages of mapped files (node, shared libraries, mapped files) and shared memory, the addon's code excepted. */
+  code: number | null
+  /** Resident code pages of the ultra addon itself. */
+  addonCode: number | null
+  /** Live bytes in ultra's tracking allocator (split by subsystem in `ultraSubsystems`). */
+  ultra: number | null
+  /** What jemalloc holds beyond `ultra`: headers, size-class rounding, fragmentation, metadata, dirty pages not yet purged (`trim()` returns these). */
+  allocatorOverhead: number | null
+  /** The V8 heap's physical size (`v8.getHeapStatistics().total_physical_size`). */
+  v8Heap: number | null
+  /** Bytes glibc malloc handed out and not freed: Node's own allocations and every Buffer/ArrayBuffer backing store. */
+  malloc: number | null
+  /** Free bytes glibc malloc keeps resident in its arenas (`trimMalloc()` returns their pages). */
+  mallocFree: number | null
+  /** Resident pages of the thread stacks found. */
+  stacks: number | null
+}
+
+/** The process's RSS of one reading, split into owners. */
+export interface MemoryExplanation {
+  /** Whether the native engine read it. */
+  native: boolean
+  /** Resident set size of this reading, bytes. */
+  rssBytes: number
+  owners: MemoryOwners
+  /**
+   * `rssBytes` minus every non-null owner, exactly, so that the owners plus this
+   * sum to `rssBytes`. Negative when the owners over-state (a block allocated but
+   * never written, free malloc chunks released by `trimMalloc()`): never clamped.
+   */
+  unattributedBytes: number
+  /** `owners.ultra` by subsystem (live bytes); `null` in the fallback or without attribution. */
+  ultraSubsystems: Record<'cache' | 'json' | 'hash' | 'arena' | 'pool' | 'exporter' | 'other', number> | null
+  /** Threads of the process and how many of their stacks were not located (running at that instant); `null` in the fallback. */
+  threads: { count: number, stacksNotLocated: number } | null
+}
+
 export interface MemoryManager {
   /** One consistent snapshot of every figure. */
   stats(): MemoryStats
+  /** Who holds the RSS: one reading split into owners that add up to it exactly. */
+  explain(): MemoryExplanation
   /** Returns freed pages to the OS; the bytes released, or `null` where unavailable (fallback). */
   trim(): number | null
+  /**
+   * glibc's `malloc_trim(0)`: gives the free pages of every malloc arena back to
+   * the OS; the resident bytes released, or `null` where unavailable (fallback,
+   * or malloc is not glibc's).
+   */
+  trimMalloc(): number | null
 }
 
 export declare function createMemoryManager(): MemoryManager

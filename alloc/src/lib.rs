@@ -71,12 +71,15 @@
 //! - [`Arena`]: a bumpalo arena that reserves nothing until first used, with a byte limit.
 //! - [`BufferPool`]: byte buffers by size class, with `ULTRA_POOL_*` sizing.
 //! - [`Config`]: every `ULTRA_*` variable, parsed strictly from one table ([`config`]).
+//! - [`resident`]: what the OS and glibc say is resident (RSS by kind, thread stacks, a
+//!   module's code pages, `mallinfo2`, `malloc_trim`), read without allocating.
 
 mod arena;
 pub mod config;
 mod counters;
 pub mod jemalloc;
 mod pool;
+pub mod resident;
 mod subsystem;
 mod tracking;
 

@@ -1,8 +1,11 @@
 // Turns the steady-state and startup results into PNG charts beside them:
 //
-//   steady.png  — RSS, jemalloc resident, live bytes and V8 heap over time, one panel per
+//   steady.png  — who holds the RSS over time: explain()'s owners stacked (code, the addon's
+//                 code, ultra, allocator overhead, V8 heap, malloc in use and free, stacks,
+//                 unattributed — below zero when negative) under the RSS line, one panel per
 //                 configuration, with the idle and trim moments marked;
-//   burst.png   — RSS before / after the burst / after clear / after trim, per configuration;
+//   burst.png   — the same owners stacked at each point of the burst (before, after the burst,
+//                 after clear, after trim, after trimMalloc), per configuration;
 //   startup.png — median RSS of each startup variant, with bare node marked.
 //
 //   node plot.mjs [--quick]   (reads and writes benches/results/, or the quick folder)
@@ -60,39 +63,87 @@ function legend (c, right, y, items) {
   }
 }
 
+/** explain()'s owners in stacking order, with their legend labels and colors. */
+const OWNERS = [
+  ['code', 'code', COLORS.gray],
+  ['addonCode', 'addon code', COLORS.brown],
+  ['ultra', 'ultra', COLORS.green],
+  ['allocatorOverhead', 'allocator overhead', COLORS.orange],
+  ['v8Heap', 'V8 heap', COLORS.blue],
+  ['malloc', 'malloc', COLORS.purple],
+  ['mallocFree', 'malloc free', [200, 175, 225]],
+  ['stacks', 'stacks', [60, 60, 60]],
+  ['unattributed', 'unattributed', COLORS.red]
+]
+const ownerOf = (p, key) => (key === 'unattributed' ? p.unattributed : p.owners?.[key]) ?? 0
+
+/** Stacked owners of point `p` as [from, to, color] in MB: positive ones up from 0, a negative remainder down. */
+function stack (p) {
+  const out = []
+  let up = 0
+  for (const [key, , color] of OWNERS) {
+    const v = ownerOf(p, key) / MB
+    if (v >= 0) { out.push([up, up + v, color]); up += v } else out.push([v, 0, color])
+  }
+  return out
+}
+
 function steadyChart (steady) {
   const configs = Object.keys(steady.steady)
   const panelH = 250
-  const c = new Canvas(1000, 70 + configs.length * (panelH + 70))
-  heading(c, `Steady state: gateway workload ${steady.loadMs / 1000} s, idle ${steady.idleMs / 1000} s, then trim()  (sampled every ${steady.sampleMs} ms)`)
-  const series = [
-    ['RSS', 'rss', COLORS.blue],
-    ['jemalloc resident', 'jemallocResident', COLORS.orange],
-    ['allocator live bytes', 'liveBytes', COLORS.green],
-    ['V8 heap total', 'heapTotal', COLORS.brown],
-    ['V8 heap used', 'heapUsed', COLORS.gray],
-    ['V8 external', 'external', COLORS.purple]
-  ]
-  legend(c, 990, 34, series.map(([l, , col]) => [l, col]))
+  const c = new Canvas(1000, 86 + configs.length * (panelH + 70))
+  heading(c, `Who holds the RSS: gateway load ${steady.loadMs / 1000} s, idle ${steady.idleMs / 1000} s, trim(), trimMalloc()  (every ${steady.sampleMs} ms)`)
+  legend(c, 990, 34, [...OWNERS.slice(0, 5).map(([, l, col]) => [l, col])])
+  legend(c, 990, 48, [...OWNERS.slice(5).map(([, l, col]) => [l, col]), ['RSS (line)', COLORS.black]])
   configs.forEach((name, i) => {
     const r = steady.steady[name]
-    const s = r.samples
-    const top = 60 + i * (panelH + 70)
+    const s = r.samples.filter((p) => p.owners)
+    const top = 76 + i * (panelH + 70)
     const tmax = s[s.length - 1].t / 1000
-    const ymax = Math.max(...s.map((p) => Math.max(p.rss ?? 0, p.jemallocResident ?? 0))) / MB * 1.08
+    const ymax = Math.max(...s.map((p) => Math.max(p.rss ?? 0, p.explainRss - Math.min(0, p.unattributed)))) / MB * 1.08
+    const ymin = Math.min(0, ...s.map((p) => p.unattributed / MB)) * 1.1
     c.text(80, top, `${name}   (${Math.round(r.requestsPerSec)} req/s; trim released ${r.trimReleased === null ? 'n/a' : (r.trimReleased / MB).toFixed(1) + ' MB'})`, COLORS.black, 1)
     const box = { x: 80, y: top + 18, w: 890, h: panelH - 30 }
-    const { X, Y } = axes(c, box, [0, tmax], [0, ymax], i === configs.length - 1 ? 'seconds' : '', 'MB')
+    const { X, Y } = axes(c, box, [0, tmax], [ymin, ymax], i === configs.length - 1 ? 'seconds' : '', 'MB')
+    for (let k = 0; k + 1 < s.length; k++) {
+      const x0 = Math.round(X(s[k].t / 1000))
+      const x1 = Math.max(x0 + 1, Math.round(X(s[k + 1].t / 1000)))
+      for (const [from, to, color] of stack(s[k])) {
+        const y0 = Math.round(Y(to))
+        c.fillRect(x0, y0, x1 - x0, Math.max(0, Math.round(Y(from)) - y0), color)
+      }
+    }
+    for (let k = 1; k < s.length; k++) {
+      c.line(X(s[k - 1].t / 1000), Y(s[k - 1].explainRss / MB), X(s[k].t / 1000), Y(s[k].explainRss / MB), COLORS.black, 2)
+    }
     const idleAt = s.find((p) => p.phase === 'idle')?.t
     const trimAt = s.find((p) => p.phase === 'before-trim')?.t
     if (idleAt !== undefined) { c.dashed(X(idleAt / 1000), box.y, X(idleAt / 1000), box.y + box.h, COLORS.axis); c.text(X(idleAt / 1000) + 4, box.y + 2, 'idle', COLORS.axis) }
-    if (trimAt !== undefined) { c.dashed(X(trimAt / 1000), box.y, X(trimAt / 1000), box.y + box.h, COLORS.red); c.text(X(trimAt / 1000) + 4, box.y + 12, 'trim()', COLORS.red) }
-    for (const [, key, color] of series) {
-      const pts = s.filter((p) => typeof p[key] === 'number')
-      for (let k = 1; k < pts.length; k++) {
-        c.line(X(pts[k - 1].t / 1000), Y(pts[k - 1][key] / MB), X(pts[k].t / 1000), Y(pts[k][key] / MB), color, 2)
-      }
+    if (trimAt !== undefined) { c.dashed(X(trimAt / 1000), box.y, X(trimAt / 1000), box.y + box.h, COLORS.red); c.text(X(trimAt / 1000) - 4, box.y + 12, s.some((p) => p.phase === 'after-trimMalloc') ? 'trim(), trimMalloc()' : 'trim()', COLORS.red, 1, 'right') }
+  })
+  return c
+}
+
+/** Horizontal stacked bars of explain()'s owners: rows of [label, point]; `limit` MB marked per row. */
+function ownersBarChart (title, rows) {
+  const rowH = 30
+  const c = new Canvas(1000, 110 + rows.length * rowH + 40)
+  heading(c, title)
+  legend(c, 990, 34, OWNERS.slice(0, 5).map(([, l, col]) => [l, col]))
+  legend(c, 990, 48, OWNERS.slice(5).map(([, l, col]) => [l, col]))
+  const box = { x: 400, y: 74, w: 520, h: rows.length * rowH }
+  const vmax = Math.max(...rows.map(([, p]) => Math.max(p.rss, p.explainRss - Math.min(0, p.unattributed)))) / MB * 1.12
+  const vmin = Math.min(0, ...rows.map(([, p]) => p.unattributed / MB)) * 1.1
+  const { X } = axes(c, box, [vmin, vmax], [0, 1], 'MB', '', false)
+  rows.forEach(([label, p, limit], i) => {
+    const y = box.y + i * rowH + 6
+    c.text(box.x - 10, y + 6, label, COLORS.black, 1, 'right')
+    for (const [from, to, color] of stack(p)) {
+      const x0 = Math.round(X(from))
+      c.fillRect(x0, y, Math.max(0, Math.round(X(to)) - x0), rowH - 12, color)
     }
+    c.text(X(p.explainRss / MB) + 6, y + 6, (p.explainRss / MB).toFixed(1), COLORS.black)
+    if (limit !== undefined) c.line(X(limit), y - 3, X(limit), y + rowH - 9, COLORS.black, 2)
   })
   return c
 }
@@ -128,12 +179,11 @@ const steady = load('steady')
 if (steady) {
   save('steady.png', steadyChart(steady))
   const rows = []
-  const colors = [COLORS.gray, COLORS.red, COLORS.orange, COLORS.green]
   for (const [name, b] of Object.entries(steady.burst)) {
     const limit = b.points[0].rss / MB + 10
-    b.points.forEach((p, i) => rows.push([`${name}: ${p.label}`, p.rss / MB, colors[i], i === 3 ? limit : undefined]))
+    b.points.forEach((p, i) => rows.push([`${name}: ${p.label}`, p, i === 3 ? limit : undefined]))
   }
-  save('burst.png', barChart(`RSS around a burst of ${steady.burstEntries} x 1 KiB cache entries; | = before + 10 MB`, rows))
+  save('burst.png', ownersBarChart(`RSS by owner around a burst of ${steady.burstEntries} x 1 KiB cache entries; | = before + 10 MB`, rows))
 } else console.log(`no steady.json in ${dir}: run steady.mjs first`)
 
 const startup = load('startup')

@@ -36,7 +36,7 @@ function groupTables (groups, { mbps = false } = {}) {
 
 function targets (name, ts) {
   for (const t of ts ?? []) {
-    const v = t.ratio !== undefined ? ratio(t.ratio) : `${mb(t.value)} MB`
+    const v = t.shown ?? (t.ratio !== undefined ? ratio(t.ratio) : `${mb(t.value)} MB`)
     print(`- ${t.met ? '✅ met' : '❌ missed'}: ${t.target} — ${v}`)
   }
 }
@@ -176,6 +176,39 @@ if (sd) {
     for (const p of b.points) print(`| ${name} | ${p.label} | ${mb(p.rss)} | ${mb(p.heapTotal)} | ${mb(p.heapUsed)} | ${mb(p.jemallocResident)} | ${mb(p.jemallocActive)} | ${mb(p.liveBytes)} |`)
   }
   print()
+  const owners = ['code', 'addonCode', 'ultra', 'allocatorOverhead', 'v8Heap', 'malloc', 'mallocFree', 'stacks']
+  const split = (p) => `${owners.map((o) => mb(p.owners?.[o])).join(' | ')} | ${mb(p.unattributed)}`
+  print('**Who holds the RSS** (`explain()`, MB): steady state at the end of the load and after trim, then each burst point')
+  print()
+  print(`| config | point | RSS | ${owners.join(' | ')} | unattributed |`)
+  print(`|---|---|---:|${owners.map(() => '---:|').join('')}---:|`)
+  for (const s of sd.summaries) {
+    for (const [label, p] of [['end of load', s.endOfLoad], ['end of idle', s.endOfIdle], ['after trim', s.afterTrim], [`after trimMalloc (released ${mb(s.mallocTrimReleased)})`, s.afterTrimMalloc]]) {
+      if (p === undefined) continue
+      if (p.owners) print(`| ${s.config} | ${label} | ${mb(p.explainRss)} | ${split(p)} |`)
+    }
+  }
+  for (const [name, b] of Object.entries(sd.burst)) {
+    for (const p of b.points) if (p.owners) print(`| ${name} | ${p.label} | ${mb(p.explainRss)} | ${split(p)} |`)
+  }
+  print()
+  if (sd.owners) {
+    print('**Owners move with what is put there** (one fresh process, after GC at each step):')
+    print()
+    print('| put | MB put | owner | owner grew, MB | share |')
+    print('|---|---:|---|---:|---:|')
+    for (const st of sd.owners.steps) print(`| ${st.put} | ${mb(st.bytes)} | ${st.owner} | ${mb(st.grew)} | ${(100 * st.ratio).toFixed(1)} % |`)
+    print()
+  }
+  const residues = Object.entries(sd.burst).filter(([, b]) => b.residue)
+  if (residues.length > 0) {
+    print('**Who keeps the residue after `trim()`** (the owner that grew most from before the burst to after trim), and what `trimMalloc()` (glibc `malloc_trim(0)`) then released:')
+    print()
+    for (const [name, b] of residues) {
+      print(`- ${name}: **${b.residue.owner}** +${mb(b.residue.bytes)} MB; \`trimMalloc()\` released ${mb(b.mallocTrimReleased)} MB`)
+    }
+    print()
+  }
   targets('steady', sd.targets)
   print()
 }

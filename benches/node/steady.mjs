@@ -5,13 +5,20 @@
 //    the JSON body and read one field by pointer, hash it (XXH3 for an ETag, BLAKE3 for 1 in
 //    8), look the route up in a byte- and TTL-bounded cache and on a miss build the response
 //    in a pooled buffer and cache it, scratch allocations in an arena reset every 64
-//    requests — then idle for 10 s (--quick: 0.5 s), then trim(). RSS, jemalloc resident and
-//    the allocator's live bytes are sampled every 100 ms.
+//    requests — then idle for 10 s (--quick: 0.5 s), then trim(). RSS, jemalloc resident,
+//    the allocator's live bytes and the RSS split by owner (`explain()`, with the time each
+//    explain() took) are sampled every 100 ms.
 // 2. burst: 100 000 cache entries of 1 KiB (~100 MB of native memory) set at once, then the
 //    cache cleared, then trim(): RSS before, after the burst, after clear, after trim. Run
 //    twice per configuration: with the key strings built before the first reading
 //    ('prebuilt': the readings move with ultra's memory only) and built inside the loop
-//    ('inline': V8's young generation also grows, and keeps its pages).
+//    ('inline': V8's young generation also grows, and keeps its pages). Each point carries the
+//    RSS split by owner; the report names the owner that keeps the residue after trim(), and a
+//    last point after trimMalloc() (glibc's malloc_trim(0)) measures what that lever returns.
+//
+// 3. owners: ~40 MB put in an ultra cache, then ~30 MB of JS objects, then 40 MiB of
+//    Buffer.alloc blocks, each step after GC: how much of each went to the owner it belongs to
+//    (ultra, v8Heap, malloc).
 //
 //   node --expose-gc steady.mjs [--quick]
 
@@ -36,9 +43,16 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 function reader (u, mm) {
   const t0 = performance.now()
   return (phase) => {
+    const e0 = performance.now()
+    const e = mm.explain()
+    const explainMs = performance.now() - e0
     const m = process.memoryUsage()
     const s = mm.stats()
     return {
+      owners: e.owners,
+      unattributed: e.unattributedBytes,
+      explainRss: e.rssBytes,
+      explainMs,
       t: Math.round(performance.now() - t0),
       phase,
       rss: m.rss,
@@ -106,12 +120,14 @@ async function steadyChild () {
   const before = read('before-trim')
   const released = mm.trim()
   const after = read('after-trim')
-  samples.push(before, after)
+  const mallocReleased = mm.trimMalloc()
+  const afterMalloc = read('after-trimMalloc')
+  samples.push(before, after, afterMalloc)
   phase = 'after-trim'
   await sleep(AFTER_TRIM_MS)
   clearInterval(timer)
   samples.sort((a, b) => a.t - b.t)
-  return { config, requests: loadRequests, requestsPerSec: loadRequests / (LOAD_MS / 1000), cacheHits: hits, trimReleased: released, samples, before, after }
+  return { config, requests: loadRequests, requestsPerSec: loadRequests / (LOAD_MS / 1000), cacheHits: hits, trimReleased: released, mallocTrimReleased: mallocReleased, samples, before, after, afterMalloc }
 }
 
 /**
@@ -138,11 +154,53 @@ async function burstChild (keys) {
     cache.set(prebuilt ? prebuilt[i] : `burst:${i}`, value)
   }
   points.push(await point('after burst'))
+  // explain() on the largest process of the run: the median of 21 calls.
+  const times = []
+  for (let i = 0; i < 21; i++) {
+    const t = performance.now()
+    mm.explain()
+    times.push(performance.now() - t)
+  }
+  const explainMsAtPeak = median(times)
   cache.clear()
   points.push(await point('after clear'))
   const released = mm.trim()
   points.push(await point('after trim'))
-  return { entries: BURST, keys, trimReleased: released, held: prebuilt?.length ?? 0, points }
+  const mallocReleased = mm.trimMalloc()
+  points.push(await point('after trimMalloc'))
+  return { entries: BURST, keys, trimReleased: released, mallocTrimReleased: mallocReleased, explainMsAtPeak, rssAtPeak: points[1].rss, held: prebuilt?.length ?? 0, points }
+}
+
+/** The owners workload: what each owner gained from what was put there, and the readings. */
+async function ownersChild () {
+  const u = require(ULTRA)
+  u.initMemorySubsystem()
+  const mm = u.createMemoryManager()
+  const read = () => { gc(); gc(); return { e: mm.explain(), heapUsed: process.memoryUsage().heapUsed } }
+  const CACHE_BYTES = 40e6
+  const BUFFER_BYTES = 40 * 1048576
+  const r0 = read()
+  const cache = u.createCache({ max: 100_000 })
+  const value = 'v'.repeat(4000)
+  for (let i = 0; i < CACHE_BYTES / value.length; i++) cache.set(`key-${i}`, value)
+  const r1 = read()
+  const objects = []
+  do {
+    for (let i = 0; i < 50_000; i++) objects.push({ id: objects.length, name: `n${objects.length}`, tags: [1, 2, 3] })
+    gc()
+  } while (process.memoryUsage().heapUsed - r1.heapUsed < 30e6)
+  const r2 = read()
+  const buffers = []
+  for (let i = 0; i < BUFFER_BYTES / 1048576; i++) buffers.push(Buffer.alloc(1048576, i + 1))
+  const r3 = read()
+  const grew = (a, b, owner) => b.e.owners[owner] - a.e.owners[owner]
+  const steps = [
+    { put: 'ultra cache', owner: 'ultra', bytes: CACHE_BYTES, grew: grew(r0, r1, 'ultra') },
+    { put: 'JS objects', owner: 'v8Heap', bytes: r2.heapUsed - r1.heapUsed, grew: grew(r1, r2, 'v8Heap') },
+    { put: 'Buffer.alloc blocks', owner: 'malloc', bytes: BUFFER_BYTES, grew: grew(r2, r3, 'malloc') }
+  ]
+  for (const step of steps) step.ratio = step.grew / step.bytes
+  return { steps, readings: [r0, r1, r2, r3].map((r) => ({ ...r.e, heapUsed: r.heapUsed })), kept: [cache.size, objects.length, buffers.length] }
 }
 
 function runChild (mode, env, extra = []) {
@@ -186,8 +244,14 @@ function summarize (name, r) {
     endOfIdle: last(idle),
     beforeTrim: r.before,
     afterTrim: r.after,
+    afterTrimMalloc: r.afterMalloc,
     trimReleased: r.trimReleased,
-    rssGrowthSecondHalfOfLoad: growth
+    mallocTrimReleased: r.mallocTrimReleased,
+    rssGrowthSecondHalfOfLoad: growth,
+    // The largest share of the RSS left unattributed by any sample (|unattributed| / RSS).
+    worstUnattributedShare: Math.max(...r.samples.map((x) => Math.abs(x.unattributed) / x.explainRss)),
+    explainMsMedian: median(r.samples.map((x) => x.explainMs)),
+    explainMsMax: Math.max(...r.samples.map((x) => x.explainMs))
   }
   console.log(`\n${name}: ${Math.round(r.requestsPerSec)} requests/s`)
   console.log(`  ${'MB'.padEnd(16)} ${'RSS'.padStart(6)} ${'je res'.padStart(6)} ${'live'.padStart(6)}`)
@@ -195,12 +259,38 @@ function summarize (name, r) {
     console.log(`  ${label.padEnd(16)} ${mb(x.rss)} ${mb(x.jemallocResident)} ${mb(x.liveBytes)}`)
   }
   console.log(`  peak RSS ${mb(s.peakRss)} MB; RSS growth over the second half of the load ${mb(growth)} MB; trim released ${mb(r.trimReleased)} MB`)
+  console.log(`  who holds the RSS (MB)   ${OWNERS.map((o) => o.padStart(8)).join(' ')} ${'unattr.'.padStart(8)}`)
+  for (const [label, x] of [['start', s.start], ['end of load', s.endOfLoad], ['end of idle', s.endOfIdle], ['after trim', s.afterTrim], ['after trimMalloc', s.afterTrimMalloc]]) {
+    console.log(`  ${label.padEnd(24)} ${OWNERS.map((o) => mb(x.owners[o]).padStart(8)).join(' ')} ${mb(x.unattributed).padStart(8)}`)
+  }
+  console.log(`  trimMalloc() then released ${mb(r.mallocTrimReleased).trim()} MB`)
+  console.log(`  unattributed at most ${(100 * s.worstUnattributedShare).toFixed(1)} % of RSS; explain() median ${s.explainMsMedian.toFixed(3)} ms, max ${s.explainMsMax.toFixed(3)} ms`)
   return s
+}
+
+/** The owners of explain(), in report order. */
+const OWNERS = ['code', 'addonCode', 'ultra', 'allocatorOverhead', 'v8Heap', 'malloc', 'mallocFree', 'stacks']
+
+function median (xs) {
+  const v = [...xs].sort((a, b) => a - b)
+  return v.length === 0 ? null : v[v.length >> 1]
+}
+
+/** The owner that grew most between two points (the one keeping a residue), and by how much. */
+function residueOwner (from, to) {
+  const deltas = OWNERS.map((o) => [o, (to.owners[o] ?? 0) - (from.owners[o] ?? 0)])
+  deltas.push(['unattributed', to.unattributed - from.unattributed])
+  deltas.sort((a, b) => b[1] - a[1])
+  return { owner: deltas[0][0], bytes: deltas[0][1], deltas: Object.fromEntries(deltas) }
 }
 
 async function main () {
   if (args.argv.includes('--steady-child')) {
     console.log(JSON.stringify(await steadyChild()))
+    return
+  }
+  if (args.argv.includes('--owners-child')) {
+    console.log(JSON.stringify(await ownersChild()))
     return
   }
   const b = args.argv.indexOf('--burst-child')
@@ -224,6 +314,7 @@ async function main () {
     for (const [name, env] of entries) steady[name] = await runChild('--steady-child', env)
     for (const [name, env, keys] of burstRuns) burst[name] = await runChild('--burst-child', env, [keys])
   }
+  const owners = await runChild('--owners-child', {})
   const summaries = entries.map(([name]) => summarize(name, steady[name]))
 
   console.log(`\nburst of ${BURST} × 1 KiB cache entries (RSS MB, after GC)`)
@@ -235,9 +326,33 @@ async function main () {
     console.log(`  ${name.padEnd(38)} ${mb(p[0].rss)}  ${mb(p[1].rss)}  ${mb(p[2].rss)}  ${mb(p[3].rss)}  ${mb(d).padStart(13)}`)
     targets.push({ target: `after a 100 MB burst, trim() brings RSS within 10 MB of pre-burst (${name})`, value: d, met: BURST === 100_000 && d <= 10 * 1048576 })
   }
+  console.log('\nwho keeps the residue after trim() (owner that grew most from before the burst), and what trimMalloc() returns')
+  for (const name of Object.keys(burst)) {
+    const b = burst[name]
+    const p = b.points
+    const r = residueOwner(p[0], p[3])
+    b.residue = r
+    const deltas = Object.entries(r.deltas).map(([o, v]) => `${o} ${(v / 1048576).toFixed(1)}`).join(', ')
+    console.log(`  ${name.padEnd(38)} ${r.owner} +${mb(r.bytes).trim()} MB  (${deltas}); trimMalloc released ${mb(b.mallocTrimReleased).trim()} MB`)
+    const share = Math.abs(p[3].unattributed) / p[3].explainRss
+    targets.push({ target: `explain() < 2 ms on a ${mb(b.rssAtPeak).trim()} MB process (${name}, median of 21)`, value: b.explainMsAtPeak, shown: `${b.explainMsAtPeak.toFixed(3)} ms`, met: b.explainMsAtPeak < 2 })
+    targets.push({ target: `after the burst and trim(), unattributed <= 5 % of RSS (${name})`, value: p[3].unattributed, shown: `${(100 * share).toFixed(1)} %`, met: share <= 0.05 })
+  }
+  for (const s of summaries) {
+    targets.push({ target: `steady state: unattributed <= 5 % of RSS in every sample (${s.config})`, value: s.worstUnattributedShare, shown: `${(100 * s.worstUnattributedShare).toFixed(1)} %`, met: s.worstUnattributedShare <= 0.05 })
+    targets.push({ target: `explain() < 2 ms (${s.config}, median over the samples; max ${s.explainMsMax.toFixed(2)} ms)`, value: s.explainMsMedian, shown: `${s.explainMsMedian.toFixed(3)} ms`, met: s.explainMsMedian < 2 })
+  }
+  console.log('\nowners: what each owner gained from what was put there (after GC)')
+  for (const step of owners.steps) {
+    console.log(`  ${step.put.padEnd(20)} ${mb(step.bytes)} MB put, ${step.owner} +${mb(step.grew).trim()} MB (${(100 * step.ratio).toFixed(1)} %)`)
+    targets.push({ target: `${step.put}: ${step.owner} grows by >= 90 % of what was put there`, value: step.grew, shown: `${(100 * step.ratio).toFixed(1)} % (${mb(step.grew).trim()} of ${mb(step.bytes).trim()} MB)`, met: step.ratio >= 0.9 })
+  }
+  const last = owners.readings[owners.readings.length - 1]
+  console.log(`  unattributed at the end ${mb(last.unattributedBytes).trim()} MB of ${mb(last.rssBytes).trim()} MB`)
+
   console.log('\ntargets')
-  for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${(t.value / 1048576).toFixed(1)} MB`)
-  writeResults('steady', { loadMs: LOAD_MS, idleMs: IDLE_MS, sampleMs: SAMPLE_MS, burstEntries: BURST, configs: CONFIGS, summaries, steady, burst, targets })
+  for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.shown ?? `${(t.value / 1048576).toFixed(1)} MB`}`)
+  writeResults('steady', { loadMs: LOAD_MS, idleMs: IDLE_MS, sampleMs: SAMPLE_MS, burstEntries: BURST, configs: CONFIGS, summaries, steady, burst, owners, targets })
 }
 
 await main()

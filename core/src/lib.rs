@@ -28,6 +28,9 @@
 //!   simd-json, with depth and size limits; never mutates the caller's bytes.
 //! - [`Snapshot`]: allocator, jemalloc, arena, pool and cache figures plus process RSS, read
 //!   without allocating.
+//! - [`Explanation`]: the process's RSS split into owners (`code`, `ultra`,
+//!   `allocator_overhead`, `v8_heap`, `malloc`, `stacks`, …) that add up to it exactly, with
+//!   the rest `unattributed`.
 //!
 //! # Crate features
 //!
@@ -36,11 +39,13 @@
 //! Nothing here panics on bad input: every fallible operation returns an error value.
 
 pub mod cache;
+mod explain;
 pub mod hash;
 pub mod json;
 mod snapshot;
 
 pub use cache::{Accounting, Cache, CacheError, CacheOptions, CacheStats, SharedCache};
+pub use explain::{Backing, ExplainOptions, Explanation, Owner, Parts, UNATTRIBUTED_LABEL};
 pub use hash::HashError;
 pub use json::JsonError;
 pub use snapshot::{process_memory, JemallocUnavailable, ProcessMemory, Snapshot};

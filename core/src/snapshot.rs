@@ -1,6 +1,7 @@
 //! One reading of every memory figure ultra can give, taken at one instant.
-
-use std::io::Read;
+//!
+//! The split of the whole process's RSS into owners, computed from a snapshot and a few more
+//! readings, is [`crate::Explanation`] (module `explain`, beside this one).
 
 use ultra_alloc::{AllocStats, ArenaStats, JemallocError, JemallocStats, PoolStats};
 
@@ -17,30 +18,13 @@ pub struct ProcessMemory {
     pub virtual_bytes: u64,
 }
 
-/// Reads `/proc/self/status` into a stack buffer; `None` where it cannot be read (not Linux).
-/// Never allocates.
+/// Reads `/proc/self/status` (through `ultra_alloc::resident::status`, into a stack buffer);
+/// `None` where it cannot be read (not Linux). Never allocates.
 pub fn process_memory() -> Option<ProcessMemory> {
-    let mut buf = [0u8; 8192];
-    let mut file = std::fs::File::open("/proc/self/status").ok()?;
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let kib = |key: &str| -> Option<u64> {
-        let line = text.lines().find(|l| l.starts_with(key))?;
-        let value = line[key.len()..].trim().trim_end_matches("kB").trim();
-        value.parse::<u64>().ok().map(|k| k * 1024)
-    };
-    Some(ProcessMemory {
-        rss_bytes: kib("VmRSS:")?,
-        rss_peak_bytes: kib("VmHWM:")?,
-        virtual_bytes: kib("VmSize:")?,
+    ultra_alloc::resident::status().map(|s| ProcessMemory {
+        rss_bytes: s.rss_bytes,
+        rss_peak_bytes: s.rss_peak_bytes,
+        virtual_bytes: s.virtual_bytes,
     })
 }
 

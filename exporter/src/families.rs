@@ -121,6 +121,7 @@ pub(crate) mod name {
     pub const CACHE_ENTRIES: &str = "ultra_cache_entries";
     pub const CACHE_BYTES: &str = "ultra_cache_bytes";
     pub const PROCESS_RSS_PEAK: &str = "ultra_process_resident_memory_peak_bytes";
+    pub const RESIDENT: &str = "ultra_resident_bytes";
     pub const EXPORTER_SCRAPES: &str = "ultra_exporter_scrapes_total";
 }
 
@@ -419,6 +420,14 @@ static FAMILIES_AFTER_CONFIG: &[FamilyInfo] = &[
         NONE,
         NO_PROC,
         "Peak resident set size of the process (VmHWM) in bytes."
+    ),
+    // Who holds the RSS.
+    fam!(
+        RESIDENT,
+        Gauge,
+        &["owner"],
+        NO_PROC,
+        "Resident bytes of the process by owner (code, addon_code, ultra, allocator_overhead, v8_heap, malloc, malloc_free, stacks; owners unknown here are absent) plus unattributed, the rest, negative when the owners over-state; the series of one scrape sum to the RSS of that reading."
     ),
     // The exporter itself.
     fam!(

@@ -53,8 +53,10 @@
 //! `cargo run --release -p ultra-exporter` runs a gateway-like [`workload`] through the core
 //! (JSON bodies validated and looked into, BLAKE3 cache keys, XXH3 dedupe, a TTL response
 //! cache, pooled buffers, a per-request arena), serves `/metrics`, prints a summary line per
-//! second and a final report on exit (`--duration 30s`, `--rate N` requests per second,
-//! `--quiet`; Ctrl-C or SIGTERM end it cleanly). `grafana/` beside this crate holds a
+//! second (ops/s, live bytes per subsystem, jemalloc resident, the RSS split by owner as in
+//! `ultra_resident_bytes`, cache hit ratio) and a final report on exit, whose `resident` line
+//! gives the owners, the threads and how many stacks were not located (`--duration 30s`,
+//! `--rate N` requests per second, `--quiet`; Ctrl-C or SIGTERM end it cleanly). `grafana/` beside this crate holds a
 //! dashboard and a `prometheus.yml` example.
 //!
 //! # Metrics
@@ -113,7 +115,17 @@
 //! | `ultra_process_resident_memory_peak_bytes` | gauge | | peak RSS (`VmHWM`) |
 //! | `ultra_process_start_time_seconds` | gauge | | process start, Unix time |
 //! | `ultra_process_threads` | gauge | | OS threads |
+//! | `ultra_resident_bytes` | gauge | `owner` = `code`, `addon_code`, `ultra`, `allocator_overhead`, `v8_heap`, `malloc`, `malloc_free`, `stacks`, `unattributed` | the RSS of one reading split by owner; the series sum to it exactly; `unattributed` is the rest, negative when owners over-state (see below) |
 //! | `ultra_exporter_scrapes_total` | counter | | renders by this exporter, this one included |
+//!
+//! `ultra_resident_bytes` answers "who holds the RSS": one reading (`ultra_core::Explanation`)
+//! of `/proc/self/status`, jemalloc, glibc's `mallinfo2`, the thread stacks and — in Node — the
+//! V8 heap, each owner from its own source and `unattributed` the exact remainder, so
+//! `sum(ultra_resident_bytes)` is the RSS of that scrape. Owners a process does not have are
+//! absent (`v8_heap` without V8, which includes the native listener's scrapes of a Node
+//! process, which cannot reach V8; `addon_code` outside the Node addon). Some sources are
+//! sizes, not residency (a malloced block never written, free malloc chunks after
+//! `malloc_trim`): when the owners over-state, `unattributed` is negative rather than clamped.
 //!
 //! Absent rather than zero: the `ultra_subsystem_*` families when ultra-alloc is built without
 //! `attribution`; the `ultra_jemalloc_*` families when jemalloc figures cannot be read; unset

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use ultra_alloc::{Config, Jemalloc, Subsystem, TrackingAllocator};
-use ultra_core::Snapshot;
+use ultra_core::{ExplainOptions, Explanation, Snapshot};
 use ultra_exporter::workload::{Gateway, GatewayOptions, GatewayStats, Workload};
 use ultra_exporter::Exporter;
 
@@ -169,6 +169,30 @@ fn bytes(n: u64) -> String {
     }
 }
 
+/// `-1536` → `-1.5 KiB`.
+fn signed_bytes(n: i64) -> String {
+    match n {
+        0.. => bytes(n.unsigned_abs()),
+        _ => format!("-{}", bytes(n.unsigned_abs())),
+    }
+}
+
+/// `rss 120.0 MiB = code 40.0 MiB + ultra 30.0 MiB + … + unattributed 1.0 MiB`, known owners
+/// only, in report order.
+fn owners(e: &Explanation) -> String {
+    let mut s = format!("rss {} =", bytes(e.rss_bytes));
+    for (owner, b) in e.iter() {
+        if let Some(b) = b {
+            s.push_str(&format!(" {} {} +", owner.label(), bytes(b)));
+        }
+    }
+    s.push_str(&format!(
+        " unattributed {}",
+        signed_bytes(e.unattributed_bytes)
+    ));
+    s
+}
+
 fn ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0))
 }
@@ -208,8 +232,8 @@ fn summary_line(
             Ok(je) => line.push_str(&format!(" | jemalloc resident {}", bytes(je.resident))),
             Err(_) => line.push_str(" | jemalloc n/a"),
         }
-        match snap.process {
-            Some(p) => line.push_str(&format!(" | rss {}", bytes(p.rss_bytes))),
+        match Explanation::read(&snap, &ExplainOptions::default()) {
+            Some(e) => line.push_str(&format!(" | {}", owners(&e))),
             None => line.push_str(" | rss n/a"),
         }
         line.push_str(&format!(" | cache hit {}", ratio(window.hit_ratio())));
@@ -298,6 +322,15 @@ fn final_report(
                 bytes(pm.rss_bytes),
                 bytes(pm.rss_peak_bytes)
             ));
+        }
+        if let Some(e) = Explanation::read(&snap, &ExplainOptions::default()) {
+            r.push_str(&format!("  resident    {}", owners(&e)));
+            if let Some((threads, unlocated)) = e.threads {
+                r.push_str(&format!(
+                    " ({threads} threads, {unlocated} stacks not located)"
+                ));
+            }
+            r.push('\n');
         }
         r.push_str(&format!(
             "  exporter    {} scrapes served",

@@ -8,7 +8,7 @@ use metrics::{counter, gauge};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use ultra_alloc::{histogram_bucket_le, Config, Subsystem, HISTOGRAM_BUCKETS};
 use ultra_core::cache::EvictionReason;
-use ultra_core::Snapshot;
+use ultra_core::{ExplainOptions, Explanation, Snapshot, UNATTRIBUTED_LABEL};
 
 use crate::families::{families, name, Kind, PROCESS_PREFIX};
 
@@ -28,6 +28,7 @@ pub struct Exporter {
 #[derive(Debug)]
 struct Inner {
     config: Config,
+    explain: ExplainOptions,
     scrapes: AtomicU64,
     process: metrics_process::Collector,
 }
@@ -50,9 +51,20 @@ impl Exporter {
 
     /// An exporter whose `ultra_config_*` families show `config`.
     pub fn with_config(config: Config) -> Exporter {
+        Exporter::with_explain(config, ExplainOptions::default())
+    }
+
+    /// An exporter whose `ultra_resident_bytes` family is read with `explain` (what backs
+    /// ultra's allocator, the module whose code is `addon_code`). `explain.v8_heap_bytes` is
+    /// ignored: a host with V8 passes it to each [`render_with_v8`](Exporter::render_with_v8).
+    pub fn with_explain(config: Config, explain: ExplainOptions) -> Exporter {
         ultra_alloc::scope(Subsystem::Exporter, || Exporter {
             inner: Arc::new(Inner {
                 config,
+                explain: ExplainOptions {
+                    v8_heap_bytes: None,
+                    ..explain
+                },
                 scrapes: AtomicU64::new(0),
                 process: metrics_process::Collector::new(PROCESS_PREFIX),
             }),
@@ -76,15 +88,56 @@ impl Exporter {
     /// the exporter. The text passes `promtool check metrics` without a remark.
     pub fn render(&self) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
-            self.render_scoped(&Snapshot::take())
+            let snap = Snapshot::take();
+            self.render_scoped(&snap, self.explain(&snap, None).as_ref())
         })
+    }
+
+    /// [`render`](Exporter::render) for a host with V8: `v8_heap_bytes` (the heap's physical
+    /// size, read just before) is the `v8_heap` owner of `ultra_resident_bytes`.
+    pub fn render_with_v8(&self, v8_heap_bytes: u64) -> String {
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            let snap = Snapshot::take();
+            let explanation = self.explain(&snap, Some(v8_heap_bytes));
+            self.render_scoped(&snap, explanation.as_ref())
+        })
+    }
+
+    /// Renders a snapshot and an explanation the caller already took. Counts as a scrape.
+    /// `ultra_resident_bytes` shows `explanation` (absent if `None`).
+    pub fn render_explained(
+        &self,
+        snapshot: &Snapshot,
+        explanation: Option<&Explanation>,
+    ) -> String {
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            self.render_scoped(snapshot, explanation)
+        })
+    }
+
+    /// The options this exporter explains the RSS with.
+    pub fn explain_options(&self) -> &ExplainOptions {
+        &self.inner.explain
+    }
+
+    /// Reads the RSS split right after `snap` (nothing without `/proc`).
+    fn explain(&self, snap: &Snapshot, v8_heap_bytes: Option<u64>) -> Option<Explanation> {
+        snap.process?;
+        let options = ExplainOptions {
+            v8_heap_bytes,
+            ..self.inner.explain
+        };
+        Explanation::read(snap, &options)
     }
 
     /// Renders a snapshot the caller already took (so that, say, a stats call and the metrics
     /// show the same instant). Counts as a scrape. Families whose figures the snapshot lacks
     /// (no attribution, no jemalloc, no `/proc`) are left out, as in [`Exporter::render`].
+    /// `ultra_resident_bytes` is read right after that snapshot (absent without `/proc`).
     pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
-        ultra_alloc::scope(Subsystem::Exporter, || self.render_scoped(snapshot))
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            self.render_scoped(snapshot, self.explain(snapshot, None).as_ref())
+        })
     }
 
     /// The samples of one [`render`](Exporter::render), parsed: for hosts that build their
@@ -94,18 +147,22 @@ impl Exporter {
     /// `…_count`); [`Sample::family`] names the family either way.
     pub fn samples(&self) -> Vec<Sample> {
         ultra_alloc::scope(Subsystem::Exporter, || {
-            let text = self.render_scoped(&Snapshot::take());
+            let snap = Snapshot::take();
+            let text = self.render_scoped(&snap, self.explain(&snap, None).as_ref());
             text.lines().filter_map(parse_sample).collect()
         })
     }
 
-    fn render_scoped(&self, snap: &Snapshot) -> String {
+    fn render_scoped(&self, snap: &Snapshot, explanation: Option<&Explanation>) -> String {
         let scrapes = self.inner.scrapes.fetch_add(1, Relaxed) + 1;
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
             describe();
             record(snap, &self.inner.config, scrapes);
+            if let Some(e) = explanation {
+                record_resident(e);
+            }
             self.inner.process.describe();
             self.inner.process.collect();
         });
@@ -288,6 +345,16 @@ fn record(snap: &Snapshot, config: &Config, scrapes: u64) {
         gauge!(name::PROCESS_RSS_PEAK).set(f(pm.rss_peak_bytes));
     }
     counter!(name::EXPORTER_SCRAPES).absolute(scrapes);
+}
+
+/// `ultra_resident_bytes`: every known owner and the (signed) remainder.
+fn record_resident(e: &Explanation) {
+    for (owner, bytes) in e.iter() {
+        if let Some(b) = bytes {
+            gauge!(name::RESIDENT, "owner" => owner.label()).set(f(b));
+        }
+    }
+    gauge!(name::RESIDENT, "owner" => UNATTRIBUTED_LABEL).set(e.unattributed_bytes as f64);
 }
 
 /// One `ultra_config_*` gauge per variable of the table that has one and is set.

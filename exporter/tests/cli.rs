@@ -105,13 +105,39 @@ fn a_timed_run_serves_summarises_and_reports() {
     let summaries: Vec<&String> = lines.iter().filter(|l| l.contains("ops/s")).collect();
     assert!(summaries.len() >= 2, "one summary line per second:\n{text}");
     for s in &summaries {
-        for part in ["live", "cache", "jemalloc resident", "rss", "cache hit"] {
+        for part in [
+            "live",
+            "cache",
+            "jemalloc resident",
+            "rss",
+            "code",
+            "allocator_overhead",
+            "stacks",
+            "unattributed",
+            "cache hit",
+        ] {
             assert!(s.contains(part), "{part} missing in {s}");
         }
     }
     assert!(text.contains("stopped (duration reached)"), "{text}");
     assert!(text.contains("requests"), "{text}");
     assert!(text.contains("1 scrapes served"), "{text}");
+    // The final report splits the RSS by owner.
+    let resident = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("resident"))
+        .unwrap_or_else(|| panic!("no resident line:\n{text}"));
+    for part in [
+        "rss",
+        "code",
+        "ultra",
+        "malloc",
+        "stacks",
+        "unattributed",
+        "threads",
+    ] {
+        assert!(resident.contains(part), "{part} missing in {resident}");
+    }
 }
 
 #[test]

@@ -210,8 +210,86 @@ fn every_query_names_only_families_the_exporter_emits() {
         "ultra_cache_evictions_total",
         "ultra_pool_buffers",
         "ultra_arena_reserved_bytes",
+        "ultra_resident_bytes",
     ] {
         assert!(used.contains(needed), "no panel uses {needed}");
+    }
+}
+
+/// The "who holds the RSS" panels: a stacked time series and a table of the latest split, both
+/// over `ultra_resident_bytes` by `owner`, whose series the exporter really emits — every
+/// owner the binary knows, `unattributed` included, and together the RSS of the scrape.
+#[test]
+fn the_rss_panels_query_the_owner_series_the_exporter_emits() {
+    let d = dashboard();
+    let panels = d["panels"].as_array().expect("panels");
+    let panel = |title: &str| {
+        panels
+            .iter()
+            .find(|p| p["title"] == title && p["type"] != "row")
+            .unwrap_or_else(|| panic!("no panel {title:?}"))
+    };
+    let stacked = panel("Who holds the RSS");
+    assert_eq!(stacked["type"], "timeseries");
+    assert_eq!(
+        stacked["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"],
+        "normal"
+    );
+    let table = panel("RSS split now");
+    assert_eq!(table["type"], "table");
+
+    let text = Exporter::new().render();
+    let owners: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ultra_resident_bytes{owner=\""))
+        .map(|l| l.split('"').next().expect("label value").to_owned())
+        .collect();
+    for owner in [
+        "code",
+        "ultra",
+        "allocator_overhead",
+        "malloc",
+        "malloc_free",
+        "stacks",
+        "unattributed",
+    ] {
+        assert!(
+            owners.contains(owner),
+            "owner {owner} not emitted: {owners:?}"
+        );
+    }
+    for p in [stacked, table] {
+        let mut qs = Vec::new();
+        queries(p, &mut qs);
+        let by_owner = qs
+            .iter()
+            .filter(|q| q.starts_with("sum by (owner) (ultra_resident_bytes{"))
+            .count();
+        assert!(by_owner >= 1, "{}: {qs:?}", p["title"]);
+        for q in &qs {
+            for n in metric_names(q) {
+                assert!(
+                    n == "ultra_resident_bytes" || n == "ultra_process_resident_memory_bytes",
+                    "{}: `{n}` in `{q}`",
+                    p["title"]
+                );
+            }
+            // Any owner a query or an override singles out is one the exporter emits.
+            for (i, _) in q.match_indices("owner=\"") {
+                let value = q[i + 7..].split('"').next().expect("value");
+                assert!(owners.contains(value), "{q}");
+            }
+        }
+    }
+    let overrides = stacked["fieldConfig"]["overrides"]
+        .as_array()
+        .expect("overrides");
+    for o in overrides {
+        let name = o["matcher"]["options"].as_str().expect("name");
+        assert!(
+            name == "rss" || owners.contains(name),
+            "override for {name}"
+        );
     }
 }
 

@@ -372,3 +372,57 @@ fn missing_figures_are_absent_not_zero() {
     let (status, printed) = promtool_check(&text);
     assert!(status.success() && printed.is_empty(), "{printed}");
 }
+
+/// `ultra_resident_bytes`: its series are the owners of one `Explanation` and add up to the
+/// RSS of that reading exactly; owners are never negative; V8's owner appears only when given.
+#[test]
+fn resident_owners_sum_to_the_rss_of_their_reading() {
+    let _q = quiet();
+    some_traffic();
+    let exporter = Exporter::new();
+    let snap = ultra_core::Snapshot::take();
+    let e = ultra_core::Explanation::read(&snap, exporter.explain_options()).expect("Linux /proc");
+    let text = exporter.render_explained(&snap, Some(&e));
+    let mut sum = 0f64;
+    let mut owners = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("ultra_resident_bytes{owner=\"") else {
+            continue;
+        };
+        let (owner, value) = rest.split_once("\"} ").expect("one label");
+        let value: f64 = value.parse().expect("value");
+        if owner != "unattributed" {
+            assert!(value >= 0.0, "{owner} {value}");
+        }
+        sum += value;
+        owners.push(owner.to_owned());
+    }
+    assert_eq!(sum, e.rss_bytes as f64, "{text}");
+    for owner in [
+        "code",
+        "ultra",
+        "allocator_overhead",
+        "malloc",
+        "malloc_free",
+        "stacks",
+        "unattributed",
+    ] {
+        assert!(
+            owners.iter().any(|o| o == owner),
+            "{owner} missing: {owners:?}"
+        );
+    }
+    assert!(!owners.iter().any(|o| o == "v8_heap" || o == "addon_code"));
+    assert_eq!(
+        sample(&text, r#"ultra_resident_bytes{owner="ultra"}"#),
+        Some(snap.alloc.live_bytes as f64)
+    );
+
+    let with_v8 = exporter.render_with_v8(12_345_678);
+    assert_eq!(
+        sample(&with_v8, r#"ultra_resident_bytes{owner="v8_heap"}"#),
+        Some(12_345_678.0)
+    );
+    let (status, printed) = promtool_check(&with_v8);
+    assert!(status.success() && printed.is_empty(), "{printed}");
+}

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { api, assertArgError } from './support.mjs'
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { api, assertArgError, childEnv, packageDir } from './support.mjs'
+
+const { OWNERS } = createRequire(import.meta.url)('../fallback/manager.js')
 
 const { createMemoryArena, createObjectPool, createMemoryManager, isNative } = api
 
@@ -164,4 +168,108 @@ test('memory manager: allocator figures are numbers natively and null (never 0) 
     assert.equal(stats.histogram, null)
     assert.equal(manager.trim(), null)
   }
+})
+
+/** Asserts the invariants of one `explain()` reading; returns it. */
+function checkExplanation (e) {
+  assert.equal(e.native, isNative)
+  assert.ok(Number.isSafeInteger(e.rssBytes) && e.rssBytes > 0)
+  assert.deepEqual(Object.keys(e.owners), Object.keys(OWNERS), 'the same owners, in order, on both engines')
+  let sum = e.unattributedBytes
+  for (const [owner, bytes] of Object.entries(e.owners)) {
+    if (bytes === null) continue
+    assert.ok(Number.isSafeInteger(bytes) && bytes >= 0, `${owner} is a count of bytes: ${bytes}`)
+    sum += bytes
+  }
+  assert.ok(Number.isSafeInteger(e.unattributedBytes))
+  assert.equal(sum, e.rssBytes, 'owners + unattributed = rss, exactly')
+  return e
+}
+
+test('explain(): the owners and the remainder add up to the RSS of the reading, exactly, never negative', () => {
+  const manager = createMemoryManager()
+  for (let i = 0; i < 20; i++) checkExplanation(manager.explain())
+  const e = manager.explain()
+  assert.ok(e.owners.code > 0)
+  assert.ok(e.owners.v8Heap > 0, 'the V8 heap is read in JS on both engines')
+  if (isNative) {
+    for (const owner of ['addonCode', 'ultra', 'allocatorOverhead', 'malloc', 'mallocFree', 'stacks']) {
+      assert.equal(typeof e.owners[owner], 'number', owner)
+    }
+    assert.ok(e.owners.addonCode > 0, "the addon's own code pages are resident")
+    assert.ok(e.owners.stacks > 0)
+    assert.ok(e.threads.count >= 1 && e.threads.stacksNotLocated <= e.threads.count)
+    assert.deepEqual(Object.keys(e.ultraSubsystems).sort(), ['arena', 'cache', 'exporter', 'hash', 'json', 'other', 'pool'])
+    assert.equal(Object.values(e.ultraSubsystems).reduce((a, b) => a + b, 0), e.owners.ultra)
+    assert.equal(typeof manager.trimMalloc(), 'number')
+  } else {
+    for (const owner of ['addonCode', 'ultra', 'allocatorOverhead', 'malloc', 'mallocFree', 'stacks']) {
+      assert.equal(e.owners[owner], null, `${owner} is unknown to the fallback, not 0`)
+    }
+    assert.equal(e.ultraSubsystems, null)
+    assert.equal(e.threads, null)
+    assert.equal(manager.trimMalloc(), null)
+  }
+})
+
+test('explain(): 40 MB in an ultra cache, 30 MB of JS objects and 40 MiB of Buffers move ultra, v8Heap and malloc', () => {
+  // A fresh process with --expose-gc, so that what the JS objects hold is known exactly.
+  const code = `
+    const ultra = require(${JSON.stringify(packageDir)})
+    const m = ultra.createMemoryManager()
+    const read = () => { gc(); gc(); return { e: m.explain(), heapUsed: process.memoryUsage().heapUsed } }
+    const r0 = read()
+    const cache = ultra.createCache({ max: 100000 })
+    const value = 'v'.repeat(4000)
+    for (let i = 0; i < 10000; i++) cache.set('key-' + i, value)
+    const r1 = read()
+    const objects = []
+    do {
+      for (let i = 0; i < 50000; i++) objects.push({ id: objects.length, name: 'n' + objects.length, tags: [1, 2, 3] })
+      gc()
+    } while (process.memoryUsage().heapUsed - r1.heapUsed < 30e6)
+    const r2 = read()
+    const buffers = []
+    for (let i = 0; i < 40; i++) buffers.push(Buffer.alloc(1 << 20, i + 1))
+    const r3 = read()
+    console.log(JSON.stringify({ r0, r1, r2, r3, kept: [cache.size, objects.length, buffers.length] }))
+  `
+  const out = execFileSync(process.execPath, ['--expose-gc', '-e', code], { env: childEnv({}), encoding: 'utf8' })
+  const { r0, r1, r2, r3 } = JSON.parse(out)
+  for (const r of [r0, r1, r2, r3]) checkExplanation(r.e)
+  const grew = (a, b, owner) => b.e.owners[owner] - a.e.owners[owner]
+  const detail = JSON.stringify({ r0, r1, r2, r3 }, null, 1)
+  const jsObjects = r2.heapUsed - r1.heapUsed
+  assert.ok(jsObjects >= 30e6)
+  assert.ok(grew(r1, r2, 'v8Heap') >= 0.9 * jsObjects, `v8Heap grew by >= 90% of the JS objects\n${detail}`)
+  if (isNative) {
+    assert.ok(grew(r0, r1, 'ultra') >= 0.9 * 40e6, `ultra grew by >= 90% of the cache\n${detail}`)
+    assert.ok(r1.e.ultraSubsystems.cache - r0.e.ultraSubsystems.cache >= 0.9 * 40e6, detail)
+    assert.ok(grew(r2, r3, 'malloc') >= 0.9 * 40 * (1 << 20), `malloc grew by >= 90% of the Buffers\n${detail}`)
+    // And the RSS that grew is explained: the remainder moved by far less than was put in.
+    const drift = Math.abs(r3.e.unattributedBytes - r0.e.unattributedBytes)
+    assert.ok(drift < 0.1 * (r3.e.rssBytes - r0.e.rssBytes), `unattributed drifted by ${drift}\n${detail}`)
+  } else {
+    // The fallback's cache is JS objects (holding the one value string by reference): what it
+    // holds is on the V8 heap.
+    const held = r1.heapUsed - r0.heapUsed
+    assert.ok(held > 1e6)
+    assert.ok(grew(r0, r1, 'v8Heap') >= 0.9 * held, `the fallback cache is on the V8 heap\n${detail}`)
+  }
+})
+
+test('metricsText(): ultra_resident_bytes names every known owner and the remainder, with V8', () => {
+  const text = api.metricsText()
+  const series = new Map()
+  for (const line of text.split('\n')) {
+    const m = /^ultra_resident_bytes\{owner="([a-z0-9_]+)"\} (-?[0-9.e+]+)$/.exec(line)
+    if (m) series.set(m[1], Number(m[2]))
+  }
+  const known = Object.entries(createMemoryManager().explain().owners).filter(([, v]) => v !== null)
+  assert.deepEqual([...series.keys()].sort(), [...known.map(([key]) => OWNERS[key]), 'unattributed'].sort())
+  assert.ok(series.get('v8_heap') > 0)
+  for (const [owner, bytes] of series) if (owner !== 'unattributed') assert.ok(bytes >= 0, owner)
+  const sum = [...series.values()].reduce((a, b) => a + b, 0)
+  const rss = process.memoryUsage.rss()
+  assert.ok(Math.abs(sum - rss) < 0.25 * rss, `the series sum to the RSS of their reading (${sum} vs ${rss} now)`)
 })

@@ -13,7 +13,7 @@ const http = require('node:http')
 const fs = require('node:fs')
 const path = require('node:path')
 const { version } = require('../package.json')
-const { createMemoryManager } = require('./manager.js')
+const { createMemoryManager, OWNERS } = require('./manager.js')
 const { effectiveConfig, configFamilies } = require('./config.js')
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -30,10 +30,20 @@ function family (name, type, help, samples) {
   return lines.join('\n')
 }
 
-/** @returns {string} every family JS can know, one fresh reading */
-function metricsText () {
+/**
+ * @param {number} [v8HeapBytes] the V8 heap's physical size (read here if not given)
+ * @returns {string} every family JS can know, one fresh reading
+ */
+function metricsText (v8HeapBytes) {
   const config = effectiveConfig()
   const s = createMemoryManager().stats()
+  const e = createMemoryManager().explain(v8HeapBytes ?? require('node:v8').getHeapStatistics().total_physical_size)
+  /** @type {Array<[string, number]>} */
+  const resident = []
+  for (const [key, label] of Object.entries(OWNERS)) {
+    if (e.owners[key] !== null) resident.push([`{owner="${label}"}`, e.owners[key]])
+  }
+  resident.push(['{owner="unattributed"}', e.unattributedBytes])
   return [
     family('ultra_build_info', 'gauge', 'Always 1; what was compiled in (the pure-JS fallback: no jemalloc, no attribution).',
       [[`{version="${version}",jemalloc="false",attribution="false"}`, 1]]),
@@ -46,7 +56,8 @@ function metricsText () {
     family('ultra_caches', 'gauge', 'Live caches.', [['', s.caches.count]]),
     family('ultra_cache_entries', 'gauge', 'Entries held by caches.', [['', s.caches.entries]]),
     family('ultra_cache_bytes', 'gauge', 'Weight of the entries held by caches.', [['', s.caches.bytes]]),
-    ...configFamilies(config)
+    ...configFamilies(config),
+    family('ultra_resident_bytes', 'gauge', 'Resident bytes of the process by owner (the fallback knows code and v8_heap) plus unattributed, the rest; the series of one scrape sum to the RSS of that reading.', resident)
   ].join('\n') + '\n'
 }
 

@@ -32,7 +32,9 @@ fn exporter() -> R<&'static Exporter> {
         return Ok(exporter);
     }
     let config = crate::memory::effective_config(&[])?;
-    Ok(EXPORTER.get_or_init(|| Exporter::with_config(config.clone())))
+    Ok(EXPORTER.get_or_init(|| {
+        Exporter::with_explain(config.clone(), crate::memory::explain_options(None))
+    }))
 }
 
 /// Running servers by id.
@@ -44,9 +46,14 @@ fn servers() -> std::sync::MutexGuard<'static, Vec<(u32, Server)>> {
     SERVERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `metricsText()`: Prometheus text exposition (format 0.0.4) of every `ultra_*` family.
-pub fn metrics_text(env: Env, []: [Val; 0]) -> R<Val> {
-    let text = exporter()?.render();
+/// `metricsText(v8HeapBytes?)`: Prometheus text exposition (format 0.0.4) of every `ultra_*`
+/// family; `v8HeapBytes` (the V8 heap's physical size, read by the JS wrapper just before) is
+/// the `v8_heap` owner of `ultra_resident_bytes`, absent when not a number.
+pub fn metrics_text(env: Env, [v8]: [Val; 1]) -> R<Val> {
+    let text = match raw::number(env, v8)? {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => exporter()?.render_with_v8(n as u64),
+        _ => exporter()?.render(),
+    };
     raw::string_utf8(env, text.as_bytes())
 }
 
@@ -115,7 +122,7 @@ pub fn stop_exporter(env: Env, [id]: [Val; 1]) -> R<Val> {
     raw::bool_val(env, stopped)
 }
 
-glue::function!(metrics_text_cb, 0, metrics_text);
+glue::function!(metrics_text_cb, 1, metrics_text);
 glue::function!(start_exporter_cb, 2, start_exporter);
 glue::function!(stop_exporter_cb, 1, stop_exporter);
 

@@ -1,5 +1,5 @@
-//! The memory manager (`stats()`, `trim()`) and the effective configuration of the process
-//! (`initMemorySubsystem`, [`effective_config`]).
+//! The memory manager (`stats()`, `explain()`, `trim()`, `trimMalloc()`) and the effective
+//! configuration of the process (`initMemorySubsystem`, [`effective_config`]).
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use ultra_alloc::config::{Kind as ConfigKind, MAX_SAFE};
 use ultra_alloc::{
     histogram_bucket_le, Config, PeriodicTrim, Subsystem, Value, Variable, VARIABLES,
 };
-use ultra_core::Snapshot;
+use ultra_core::{Backing, ExplainOptions, Explanation, Owner, Snapshot};
 
 use crate::error::{range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
@@ -19,7 +19,7 @@ use crate::raw::{self, Kind, Val};
 // Memory manager
 
 /// Whole-process memory figures (the engine side of `createMemoryManager`): `stats()`,
-/// `trim()`.
+/// `explain()`, `trim()`, `trimMalloc()`.
 pub struct NativeMemoryManager {}
 
 impl Class for NativeMemoryManager {
@@ -151,6 +151,84 @@ fn stats(env: Env, _this: &mut NativeMemoryManager, []: [Val; 0]) -> R<Val> {
     Ok(out)
 }
 
+/// How the addon explains the RSS: jemalloc backs ultra's allocator (`lib.rs`), and the
+/// addon's own code pages are the module that holds this function.
+pub fn explain_options(v8_heap_bytes: Option<u64>) -> ExplainOptions {
+    ExplainOptions {
+        backing: Backing::Jemalloc,
+        module_addr: Some(explain_options as *const () as usize),
+        v8_heap_bytes,
+    }
+}
+
+/// `explain(v8HeapBytes)`: the process's RSS of one reading split into owners that add up to
+/// it exactly (`ultra_core::Explanation`): `{ native, rssBytes, owners: { code, addonCode,
+/// ultra, allocatorOverhead, v8Heap, malloc, mallocFree, stacks }, unattributedBytes,
+/// ultraSubsystems, threads }`. `v8HeapBytes` is the V8 heap's physical size read by the JS
+/// wrapper just before (`null`: unknown, then `owners.v8Heap` is `null` too). Allocates nothing
+/// on the Rust side.
+fn explain(env: Env, _this: &mut NativeMemoryManager, [v8]: [Val; 1]) -> R<Val> {
+    const F: &str = "memoryManager.explain";
+    // The JS wrapper reads the V8 heap itself and passes a whole number or null: these are
+    // guards, not user-facing checks.
+    let v8_heap_bytes = match raw::kind(env, v8)? {
+        Kind::Null | Kind::Undefined => None,
+        Kind::Number => match raw::number(env, v8)? {
+            Some(n) if (0.0..=MAX_SAFE as f64).contains(&n) && n.fract() == 0.0 => Some(n as u64),
+            _ => return Err(range_error(F, "v8HeapBytes")),
+        },
+        _ => return Err(type_error(F, "v8HeapBytes")),
+    };
+    let e = Explanation::take(&explain_options(v8_heap_bytes)).ok_or_else(|| {
+        Fail::Error(format!(
+            "{F}: /proc/self/status cannot be read (the RSS split needs Linux /proc)"
+        ))
+    })?;
+    let out = raw::object(env)?;
+    raw::set(env, out, c"native", raw::bool_val(env, true)?)?;
+    raw::set_num(env, out, c"rssBytes", e.rss_bytes as f64)?;
+    let owners = raw::object(env)?;
+    for (owner, bytes) in e.iter() {
+        set_opt(env, owners, owner.js_key(), bytes)?;
+    }
+    raw::set(env, out, c"owners", owners)?;
+    raw::set_num(env, out, c"unattributedBytes", e.unattributed_bytes as f64)?;
+    let subsystems = match e.ultra_subsystems {
+        Some(live) => {
+            let o = raw::object(env)?;
+            for s in Subsystem::ALL {
+                raw::set_num(env, o, subsystem_key(s), live[s.index()] as f64)?;
+            }
+            o
+        }
+        None => raw::null(env)?,
+    };
+    raw::set(env, out, c"ultraSubsystems", subsystems)?;
+    let threads = match e.threads {
+        Some((count, unlocated)) => {
+            let o = raw::object(env)?;
+            raw::set_num(env, o, c"count", f64::from(count))?;
+            raw::set_num(env, o, c"stacksNotLocated", f64::from(unlocated))?;
+            o
+        }
+        None => raw::null(env)?,
+    };
+    raw::set(env, out, c"threads", threads)?;
+    // Keep the owner list and this object in step.
+    debug_assert_eq!(Owner::ALL.len(), Owner::COUNT);
+    Ok(out)
+}
+
+/// `trimMalloc()`: glibc's `malloc_trim(0)`, which gives the free pages of every malloc arena
+/// back to the OS; the resident bytes released (RSS before minus after), or `null` where malloc
+/// is not glibc's.
+fn trim_malloc(env: Env, _this: &mut NativeMemoryManager, []: [Val; 0]) -> R<Val> {
+    match ultra_alloc::resident::malloc_trim() {
+        Some(released) => raw::num(env, released as f64),
+        None => raw::null(env),
+    }
+}
+
 /// `trim()`: returns jemalloc's dirty pages to the OS now; the resident bytes released.
 fn trim(env: Env, _this: &mut NativeMemoryManager, []: [Val; 0]) -> R<Val> {
     let released =
@@ -166,11 +244,27 @@ glue::method!(
     stats
 );
 glue::method!(trim_cb, NativeMemoryManager, 0, "memoryManager.trim", trim);
+glue::method!(
+    explain_cb,
+    NativeMemoryManager,
+    1,
+    "memoryManager.explain",
+    explain
+);
+glue::method!(
+    trim_malloc_cb,
+    NativeMemoryManager,
+    0,
+    "memoryManager.trimMalloc",
+    trim_malloc
+);
 
 /// The members of `NativeMemoryManager`.
 pub const MEMBERS: &[Member] = &[
     Member::Method(c"stats", stats_cb),
     Member::Method(c"trim", trim_cb),
+    Member::Method(c"explain", explain_cb),
+    Member::Method(c"trimMalloc", trim_malloc_cb),
 ];
 
 // ------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import ultra, {
   type JsonErrorKind,
   type JsonSyntaxError,
   type MemoryConfig,
+  type MemoryExplanation,
   type MemoryStats
 } from 'ultra-node'
 
@@ -95,11 +96,17 @@ const live: number | null = stats.totals.liveBytes
 const cacheBytes: number | null = stats.subsystems.cache.liveBytes
 const rss: number = stats.process.rssBytes
 const trimmed: number | null = manager.trim()
+const explained: MemoryExplanation = manager.explain()
+const v8Heap: number | null = explained.owners.v8Heap
+const rest: number = explained.unattributedBytes
+const mallocReleased: number | null = manager.trimMalloc()
+// @ts-expect-error owners are figures, not strings
+const wrongOwner: string = explained.owners.code
 
 const viaDefault: string = ultra.blake3Hash('default import')
 
 export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
-  inUse, live, cacheBytes, rss, trimmed, viaDefault
+  inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault
 }
