@@ -53,6 +53,9 @@ pub struct Config {
     pub exporter_addr: SocketAddr,
     /// `ULTRA_EXPORTER_SD_DIR`: folder for Prometheus file_sd target files (default unset).
     pub exporter_sd_dir: Option<PathBuf>,
+    /// `ULTRA_EXPORTER_MAX_CONNECTIONS`: open connections the exporter's listener accepts
+    /// (default 64, at least 1).
+    pub exporter_max_connections: usize,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             trim_interval_ms: 0,
             exporter_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_EXPORTER_PORT),
             exporter_sd_dir: None,
+            exporter_max_connections: 64,
         }
     }
 }
@@ -80,7 +84,9 @@ const COUNT: &str = "a non-negative integer";
 const MILLIS: &str = "a non-negative integer number of milliseconds";
 const DECAY: &str = "an integer number of milliseconds >= -1 (-1 = never decay)";
 const BOOL: &str = "one of 1, 0, true, false, on, off";
-const ADDR: &str = "an IP address, optionally with a port (e.g. 127.0.0.1:9477, [::1]:0)";
+const ADDR: &str =
+    "an IP address or localhost, optionally with a port (e.g. 127.0.0.1:9477, [::1]:0, localhost:0)";
+const POSITIVE: &str = "a positive integer";
 const DIR: &str = "a non-empty folder path";
 
 /// Every variable [`Config::from_env`] reads, with its default, for documentation and `--help`.
@@ -98,6 +104,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("ULTRA_TRIM_INTERVAL_MS", "0 (off)"),
     ("ULTRA_EXPORTER_ADDR", "127.0.0.1:9477"),
     ("ULTRA_EXPORTER_SD_DIR", "unset"),
+    ("ULTRA_EXPORTER_MAX_CONNECTIONS", "64"),
 ];
 
 /// Parses a size: plain bytes or with a `KiB`/`MiB`/`GiB` suffix (also `B`), spaces allowed
@@ -128,18 +135,34 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn parse_addr(s: &str) -> Option<SocketAddr> {
+/// Parses a listen address as `ULTRA_EXPORTER_ADDR` takes it: an IP address or `localhost`
+/// (= `127.0.0.1`), optionally with a port (`127.0.0.1:9477`, `[::1]:0`, `localhost:0`, `::1`);
+/// without a port, [`DEFAULT_EXPORTER_PORT`]. The one address syntax of the binary and Node.
+pub fn parse_addr(s: &str) -> Option<SocketAddr> {
     let s = s.trim();
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Some(addr);
+    }
+    let localhost = |h: &str| {
+        h.eq_ignore_ascii_case("localhost")
+            .then_some(Ipv4Addr::LOCALHOST)
+    };
+    if let Some((host, port)) = s.rsplit_once(':').filter(|(h, _)| !h.contains(':')) {
+        let ip = localhost(host)?;
+        return port
+            .parse()
+            .ok()
+            .map(|p| SocketAddr::new(IpAddr::V4(ip), p));
     }
     let host = s
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(s);
-    host.parse::<IpAddr>()
-        .ok()
-        .map(|ip| SocketAddr::new(ip, DEFAULT_EXPORTER_PORT))
+    let ip = match localhost(host) {
+        Some(v4) => IpAddr::V4(v4),
+        None => host.parse::<IpAddr>().ok()?,
+    };
+    Some(SocketAddr::new(ip, DEFAULT_EXPORTER_PORT))
 }
 
 fn err(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
@@ -291,6 +314,13 @@ impl Config {
             |s| Some(Some(PathBuf::from(s))),
             &mut c.exporter_sd_dir,
         )?;
+        field(
+            l,
+            "ULTRA_EXPORTER_MAX_CONNECTIONS",
+            POSITIVE,
+            |s| s.trim().parse().ok().filter(|n| *n > 0),
+            &mut c.exporter_max_connections,
+        )?;
         c.validate()?;
         Ok(c)
     }
@@ -356,6 +386,8 @@ setters! {
     exporter_addr: SocketAddr,
     /// Sets `exporter_sd_dir`.
     exporter_sd_dir: Option<PathBuf>,
+    /// Sets `exporter_max_connections`.
+    exporter_max_connections: usize,
 }
 
 impl ConfigBuilder {
@@ -370,6 +402,9 @@ impl ConfigBuilder {
         }
         if c.arena_limit_bytes == 0 {
             return Err(err("ULTRA_ARENA_LIMIT_BYTES", "0", SIZE));
+        }
+        if c.exporter_max_connections == 0 {
+            return Err(err("ULTRA_EXPORTER_MAX_CONNECTIONS", "0", POSITIVE));
         }
         if matches!(c.jemalloc_dirty_decay_ms, Some(v) if v < -1) {
             let v = c.jemalloc_dirty_decay_ms.unwrap_or_default().to_string();
@@ -413,7 +448,7 @@ mod tests {
         assert_eq!(c.pool_initial, 0);
         assert_eq!(c.trim_interval_ms, 0);
         assert!(c.exporter_addr.ip().is_loopback());
-        assert_eq!(VARIABLES.len(), 13);
+        assert_eq!(VARIABLES.len(), 14);
     }
 
     #[test]
@@ -454,8 +489,14 @@ mod tests {
             ("ULTRA_TRIM_INTERVAL_MS", "5000"),
             ("ULTRA_EXPORTER_ADDR", "[::1]:0"),
             ("ULTRA_EXPORTER_SD_DIR", "/tmp/sd"),
+            ("ULTRA_EXPORTER_MAX_CONNECTIONS", "8"),
         ])
         .unwrap();
+        assert_eq!(c.exporter_max_connections, 8);
+        let local = with(&[("ULTRA_EXPORTER_ADDR", "localhost:0")]).unwrap();
+        assert_eq!(local.exporter_addr, "127.0.0.1:0".parse().unwrap());
+        let local = with(&[("ULTRA_EXPORTER_ADDR", "localhost")]).unwrap();
+        assert_eq!(local.exporter_addr.port(), DEFAULT_EXPORTER_PORT);
         assert_eq!(c.pool_initial, 4);
         assert_eq!(c.pool_max, 32);
         assert_eq!(c.pool_buffer_bytes, 4096);
@@ -496,8 +537,9 @@ mod tests {
             ("ULTRA_TRIM_INTERVAL_MS", &["-100", "5s"]),
             (
                 "ULTRA_EXPORTER_ADDR",
-                &["localhost:abc", "999.1.1.1", ":9090"],
+                &["localhost:abc", "999.1.1.1", ":9090", "example.com:80"],
             ),
+            ("ULTRA_EXPORTER_MAX_CONNECTIONS", &["0", "-1", "lots"]),
         ];
         for (var, values) in cases {
             for value in *values {

@@ -69,8 +69,8 @@ mod tracking;
 
 pub use arena::{arenas_total, Arena, ArenaConfig, ArenaError, ArenaStats};
 pub use config::{
-    apply_jemalloc, parse_size, Config, ConfigBuilder, ConfigError, DEFAULT_EXPORTER_PORT,
-    VARIABLES,
+    apply_jemalloc, parse_addr, parse_size, Config, ConfigBuilder, ConfigError,
+    DEFAULT_EXPORTER_PORT, VARIABLES,
 };
 pub use counters::{
     flush_current_thread, histogram_bucket_le, reset_peaks, stats, AllocStats, SubsystemStats,
