@@ -80,7 +80,7 @@ pub(crate) fn route(path: &str) -> Option<Route> {
 ///
 /// `GET /metrics` (and `HEAD`) answers `200` with the text of [`Exporter::render`]
 /// (gzip-compressed if the request's `Accept-Encoding` allows it); other paths `404`; other
-/// methods `405` with `Allow: GET, HEAD`; see the [module docs](self) and [`Limits`] for
+/// methods `405` with `Allow: GET, HEAD`; see the crate docs ("Serving") and [`Limits`] for
 /// the rest.
 pub struct Server {
     addr: SocketAddr,
