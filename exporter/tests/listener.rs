@@ -84,7 +84,10 @@ fn request_limits_answer_431_414_400_404_405() {
     assert_eq!(status_of(&exchange(addr, long.as_bytes())), Some(414));
     assert_eq!(status_of(&exchange(addr, b"NONSENSE\r\n\r\n")), Some(400));
     assert_eq!(
-        status_of(&exchange(addr, b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")),
+        status_of(&exchange(
+            addr,
+            b"GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )),
         Some(404)
     );
     let r = exchange(
@@ -117,12 +120,19 @@ fn a_slow_header_and_a_silent_connection_are_closed_after_the_header_timeout() {
             loopback0(),
             Limits {
                 header_read_timeout: Duration::from_millis(200),
+                idle_timeout: Duration::from_secs(60),
+                write_timeout: Duration::from_secs(60),
                 ..limits()
             },
         )
         .expect("serve");
     let mut silent = connect(server.local_addr());
     let mut slow = connect(server.local_addr());
+    // Closed within 10 times the header timeout (the other timeouts are 60 s).
+    for s in [&silent, &slow] {
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+    }
     slow.write_all(b"GET /metrics HTTP/1.1\r\nHo")
         .expect("write");
     assert!(closed_by_server(&mut silent));
@@ -145,11 +155,16 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
             loopback0(),
             Limits {
                 idle_timeout: Duration::from_millis(300),
+                header_read_timeout: Duration::from_secs(60),
+                write_timeout: Duration::from_secs(60),
                 ..limits()
             },
         )
         .expect("serve");
     let mut s = connect(server.local_addr());
+    // Closed within 10 times the idle timeout (the other timeouts are 60 s).
+    s.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     // The response, then the close.
@@ -176,12 +191,20 @@ fn a_pipelining_client_that_never_reads_is_cut_off_without_delaying_others() {
             loopback0(),
             Limits {
                 write_timeout: Duration::from_millis(500),
+                // Long enough that only the write timeout can cut the client in time.
+                header_read_timeout: Duration::from_secs(60),
+                idle_timeout: Duration::from_secs(60),
                 ..limits()
             },
         )
         .expect("serve");
     let addr = server.local_addr();
-    let hog = connect(addr);
+    // A small receive buffer, so that the responses it does not read fill it soon.
+    let hog =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    hog.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    hog.connect(&addr.into()).expect("connect");
+    let hog: TcpStream = hog.into();
     let writer = {
         let mut hog = hog.try_clone().expect("clone");
         std::thread::spawn(move || {
@@ -198,7 +221,8 @@ fn a_pipelining_client_that_never_reads_is_cut_off_without_delaying_others() {
     for _ in 0..20 {
         assert_eq!(a.get(server.url()).call().expect("scrape").status(), 200);
     }
-    let cut = poll(DEADLINE, || {
+    // Within 10 times its write timeout (the other timeouts are 60 s).
+    let cut = poll(Duration::from_secs(5), || {
         let n = metric(
             &exporter,
             "ultra_exporter_connections_dropped_total{reason=\"write_timeout\"}",

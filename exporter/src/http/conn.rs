@@ -39,6 +39,8 @@ pub(crate) struct ConnState {
     /// Set when the connection is chosen for eviction.
     evicting: AtomicBool,
     pub(crate) kill: Notify,
+    /// Notified when the phase changes, so that the watchdog takes the new deadline.
+    pub(crate) changed: Notify,
 }
 
 impl ConnState {
@@ -51,6 +53,7 @@ impl ConnState {
             proven: AtomicBool::new(false),
             evicting: AtomicBool::new(false),
             kill: Notify::new(),
+            changed: Notify::new(),
         };
         state.since_ms.store(state.now_ms(), Relaxed);
         state
@@ -67,6 +70,7 @@ impl ConnState {
     fn set_phase(&self, phase: u8) {
         self.since_ms.store(self.now_ms(), Relaxed);
         self.phase.store(phase, Relaxed);
+        self.changed.notify_one();
     }
 
     /// A complete request header arrived.
@@ -95,9 +99,9 @@ impl ConnState {
         }
     }
 
-    /// The earliest instant at which a limit may have been passed, and which one. With no
-    /// deadline pending (a request is being rendered, writes progress), the watchdog looks
-    /// again after `write_timeout`.
+    /// The earliest instant at which a limit may have been passed, and which one. While
+    /// writes progress the watchdog looks again every `write_timeout` (nothing wakes it when
+    /// a write starts to block).
     pub(crate) fn deadline(&self, limits: &Limits) -> (Instant, Option<DropReason>) {
         let since = self.at(self.since_ms.load(Relaxed));
         let phase = match self.phase.load(Relaxed) {
@@ -109,19 +113,15 @@ impl ConnState {
             _ => None,
         };
         let write = match self.write_blocked_ms.load(Relaxed) {
-            0 => None,
-            ms => Some((
+            0 => (Instant::now() + limits.write_timeout, None),
+            ms => (
                 self.at(ms - 1) + limits.write_timeout,
-                DropReason::WriteTimeout,
-            )),
+                Some(DropReason::WriteTimeout),
+            ),
         };
-        match (phase, write) {
-            (Some(a), Some(b)) => {
-                let (at, reason) = if b.0 < a.0 { b } else { a };
-                (at, Some(reason))
-            }
-            (Some((at, reason)), None) | (None, Some((at, reason))) => (at, Some(reason)),
-            (None, None) => (Instant::now() + limits.write_timeout, None),
+        match phase {
+            Some((at, reason)) if at <= write.0 => (at, Some(reason)),
+            _ => write,
         }
     }
 }
@@ -148,8 +148,20 @@ impl AsyncRead for Guarded {
 }
 
 impl Guarded {
-    fn track<T>(&self, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        self.state.write_progress(!r.is_pending());
+    /// Only bytes written are progress: a flush that is ready (a no-op on TCP) is not.
+    fn track_write(&self, r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        match &r {
+            Poll::Pending => self.state.write_progress(false),
+            Poll::Ready(Ok(n)) if *n > 0 => self.state.write_progress(true),
+            Poll::Ready(_) => {}
+        }
+        r
+    }
+
+    fn track_pending(&self, r: Poll<io::Result<()>>) -> Poll<io::Result<()>> {
+        if r.is_pending() {
+            self.state.write_progress(false);
+        }
         r
     }
 }
@@ -161,7 +173,7 @@ impl AsyncWrite for Guarded {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.track(r)
+        self.track_write(r)
     }
 
     fn poll_write_vectored(
@@ -170,7 +182,7 @@ impl AsyncWrite for Guarded {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        self.track(r)
+        self.track_write(r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -179,12 +191,12 @@ impl AsyncWrite for Guarded {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.stream).poll_flush(cx);
-        self.track(r)
+        self.track_pending(r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.stream).poll_shutdown(cx);
-        self.track(r)
+        self.track_pending(r)
     }
 }
 

@@ -366,6 +366,7 @@ async fn serve_connection(
                 return;
             }
             () = state.kill.notified() => return, // evicted (counted by the evictor)
+            () = state.changed.notified() => {} // a new phase: a new deadline
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
