@@ -171,7 +171,12 @@ fn every_query_names_only_families_the_exporter_emits() {
         .jemalloc_background_thread(Some(false))
         .build()
         .expect("config");
-    let text = Exporter::with_config(config).render();
+    let exporter = Exporter::with_config(config);
+    // The listener's families appear once it serves.
+    let _server = exporter
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let text = exporter.render();
     let emitted: BTreeSet<String> = common::families_in(&text)
         .into_iter()
         .flat_map(|(name, (kind, _))| {
