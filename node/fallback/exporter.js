@@ -186,7 +186,9 @@ function startExporter (host, port) {
   server.keepAliveTimeout = LIMITS.idleTimeoutMs
   server.on('clientError', (err, socket) => {
     if (!socket.writable) return socket.destroy()
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+    const code = err.code === 'HPE_HEADER_OVERFLOW'
+      ? '431 Request Header Fields Too Large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
     socket.end(`HTTP/1.1 ${code}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
   })
   return new Promise((resolve, reject) => {
