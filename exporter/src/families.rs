@@ -511,14 +511,14 @@ static FAMILIES: &[FamilyInfo] = &[
         Counter,
         NONE,
         NOT_SERVING,
-        "Connections closed at once because ULTRA_EXPORTER_MAX_CONNECTIONS were open, all with a request received."
+        "Connections closed at once because ULTRA_EXPORTER_MAX_CONNECTIONS were open, each with a request being answered."
     ),
     fam!(
         EXPORTER_CONNECTIONS_DROPPED,
         Counter,
         &["reason"],
         NOT_SERVING,
-        "Connections the /metrics listener closed on its own, by reason: evicted (to make room, no request received yet), header_timeout, idle_timeout, write_timeout, shutdown."
+        "Connections the /metrics listener closed on its own, by reason: evicted (to make room under the connection cap), header_timeout, idle_timeout, write_timeout, shutdown."
     ),
     fam!(
         EXPORTER_REQUESTS,

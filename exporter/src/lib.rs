@@ -53,7 +53,8 @@
 //! a client can hold is bounded by [`Limits`] (defaults in its docs; the connection cap is
 //! `ULTRA_EXPORTER_MAX_CONNECTIONS`, default 64; [`Exporter::serve_with`] sets them all):
 //! open connections (at the cap, the oldest connection that has not sent a complete request
-//! is evicted, or else the new one is closed), renders in flight (`503`), header read, idle
+//! is evicted, else the one waiting longest for its client; only if all are being answered is
+//! the new one closed), renders in flight (`503`), header read, idle
 //! and write timeouts, header size (`431`) and URL length (`414`); a malformed request is
 //! answered `400` and closed. `accept` errors such as `EMFILE` are counted
 //! (`ultra_exporter_accept_errors_total`), logged at most once per 10 s and retried after a
@@ -145,7 +146,7 @@
 //! | `ultra_exporter_render_duration_seconds` | histogram | `le` | time of this exporter's earlier renders (snapshot included), 1 ms … 1 s buckets |
 //! | `ultra_exporter_connections_open` | gauge | | connections open on the `/metrics` listener (absent until a listener is started, as are the families below) |
 //! | `ultra_exporter_connections_accepted_total` | counter | | connections accepted and served |
-//! | `ultra_exporter_connections_rejected_total` | counter | | connections closed at once: `ULTRA_EXPORTER_MAX_CONNECTIONS` open, each with a request received |
+//! | `ultra_exporter_connections_rejected_total` | counter | | connections closed at once: `ULTRA_EXPORTER_MAX_CONNECTIONS` open, each with a request being answered |
 //! | `ultra_exporter_connections_dropped_total` | counter | `reason` = `evicted`, `header_timeout`, `idle_timeout`, `write_timeout`, `shutdown` | connections the listener closed on its own |
 //! | `ultra_exporter_requests_total` | counter | `code` = `200`, `400`, `404`, `405`, `414`, `431`, `500`, `503` | requests answered, by status code |
 //! | `ultra_exporter_accept_errors_total` | counter | | `accept()` errors (e.g. `EMFILE`); the listener backs off and retries |

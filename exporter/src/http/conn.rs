@@ -267,11 +267,18 @@ impl Table {
     }
 }
 
+/// Chooses a connection to close to make room: the oldest that has not sent a complete
+/// request, or else the one waiting the longest for its client (idle between requests, or
+/// reading a request head, or writing). Never one whose request is being rendered.
 fn evict_oldest(t: &mut TableInner) -> bool {
-    let victim = t
-        .conns
-        .values()
-        .find(|c| !c.proven.load(Relaxed) && !c.evicting.load(Relaxed))
+    let candidates = || t.conns.values().filter(|c| !c.evicting.load(Relaxed));
+    let victim = candidates()
+        .find(|c| !c.proven.load(Relaxed))
+        .or_else(|| {
+            candidates()
+                .filter(|c| c.phase.load(Relaxed) != BUSY)
+                .min_by_key(|c| c.since_ms.load(Relaxed))
+        })
         .cloned();
     match victim {
         Some(v) => {
@@ -281,5 +288,45 @@ fn evict_oldest(t: &mut TableInner) -> bool {
             true
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admitted(a: Admission) -> Option<(u64, bool)> {
+        match a {
+            Admission::Admitted { id, evicted } => Some((id, evicted)),
+            Admission::Rejected => None,
+        }
+    }
+
+    #[test]
+    fn the_cap_evicts_unproven_first_then_the_longest_waiting_and_never_a_busy_one() {
+        let epoch = Instant::now();
+        let table = Table::default();
+        let conn = || Arc::new(ConnState::new(epoch));
+        let (a, b, c) = (conn(), conn(), conn());
+        assert_eq!(admitted(table.admit(&a, 2)), Some((0, false)));
+        assert_eq!(admitted(table.admit(&b, 2)), Some((1, false)));
+        // `a` made a request and waits between requests; `b` never sent one: `b` goes.
+        a.request_started();
+        a.response_ready();
+        assert_eq!(admitted(table.admit(&c, 2)), Some((2, true)));
+        assert!(b.evicting.load(Relaxed) && !a.evicting.load(Relaxed));
+        table.remove(1);
+        // All proven: the one idle longest goes (`a`, idle before `c` started).
+        c.request_started();
+        c.response_ready();
+        let d = conn();
+        assert_eq!(admitted(table.admit(&d, 2)), Some((3, true)));
+        assert!(a.evicting.load(Relaxed));
+        table.remove(0);
+        // Every connection busy rendering: the new one is rejected.
+        c.request_started();
+        d.request_started();
+        assert!(admitted(table.admit(&conn(), 2)).is_none());
+        assert_eq!(table.len(), 2);
     }
 }

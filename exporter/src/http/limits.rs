@@ -12,7 +12,7 @@ use ultra_alloc::Config;
 ///
 /// | field | default | beyond it |
 /// |---|---|---|
-/// | `max_connections` | 64 | the oldest connection that has not yet sent a complete request is closed to make room; if every one has, the new connection is closed at once |
+/// | `max_connections` | 64 | a connection is closed to make room: the oldest that has not sent a complete request, else the one waiting longest for its client; if every one is being answered, the new connection is closed at once |
 /// | `max_requests_in_flight` | 16 | `503 Service Unavailable` |
 /// | `render_threads` | 2 | requests wait (within `max_requests_in_flight`) |
 /// | `header_read_timeout` | 10 s | from the first byte of a request (or from accept) to its complete header; the connection is closed |

@@ -5,8 +5,9 @@
 //! a task; [`Limits::render_threads`] threads (`ultra-exporter-render-N`) render. That number
 //! is fixed whatever the clients do. A request passes through:
 //!
-//! 1. the accept loop — under [`Limits::max_connections`], or the oldest connection that has
-//!    not sent a complete request is evicted to make room, or the new one is closed at once;
+//! 1. the accept loop — under [`Limits::max_connections`], or a connection is evicted to make
+//!    room (the oldest that has not sent a complete request, else the one waiting longest for
+//!    its client), or, if every one is being answered, the new one is closed at once;
 //!    `accept` errors (`EMFILE`, `ENFILE`, `ENOMEM`, …) are counted, logged once per
 //!    interval, and retried after a growing pause (at most [`MAX_BACKOFF`]) — the loop never
 //!    ends but on shutdown;
