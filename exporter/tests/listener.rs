@@ -314,13 +314,19 @@ fn a_thousand_idle_partial_requests_lock_no_scraper_out_and_add_no_threads() {
     let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     if lim.current.is_some_and(|c| c < 2048) {
         let want = lim.maximum.map_or(4096, |m| m.min(4096));
-        let _ = rustix::process::setrlimit(
+        assert!(
+            want >= 1500,
+            "this test holds 1 000 sockets and needs an open-files hard limit of at least 1500 \
+             (ulimit -Hn is {want})"
+        );
+        rustix::process::setrlimit(
             rustix::process::Resource::Nofile,
             rustix::process::Rlimit {
                 current: Some(want),
                 maximum: lim.maximum,
             },
-        );
+        )
+        .expect("raise the soft open-files limit");
     }
     let exporter = Exporter::new();
     let server = exporter.serve_with(loopback0(), limits()).expect("serve");
