@@ -52,10 +52,12 @@ export interface MemoryConfig {
   jemallocBackgroundThread: boolean | null
   /** Period of an automatic purge of all arenas; `0` = off (`ULTRA_TRIM_INTERVAL_MS`, default 0). */
   trimIntervalMs: number
-  /** Listen address of the exporter (`host` or `host:port`, port `0` = ephemeral) (`ULTRA_EXPORTER_ADDR`, default 127.0.0.1:9477). */
+  /** Listen address of the exporter (`host` or `host:port`, `[::1]:port`, `localhost` = 127.0.0.1, port `0` = ephemeral); a non-loopback address is served with a one-line warning (`ULTRA_EXPORTER_ADDR`, default 127.0.0.1:9477). */
   exporterAddr: string
-  /** Folder where each process writes its Prometheus file_sd target (`ULTRA_EXPORTER_SD_DIR`, default unset). */
+  /** Folder where each process writes its Prometheus file_sd target (targets of dead processes there are removed at start) (`ULTRA_EXPORTER_SD_DIR`, default unset). */
   exporterSdDir: string | null
+  /** Open connections the exporter's listener holds; past it the oldest that has not sent a complete request is closed (`ULTRA_EXPORTER_MAX_CONNECTIONS`, default 64). */
+  exporterMaxConnections: number
 }
 
 /** Explicit configuration; each option overrides its `ULTRA_*` variable. */
@@ -491,14 +493,24 @@ export interface RunningExporter {
   readonly host: string
   /** The port actually bound (the chosen one when `0` was asked). */
   readonly port: number
-  /** Stops serving (and removes the file_sd target written under `ULTRA_EXPORTER_SD_DIR`). */
+  /**
+   * Stops serving: removes the file_sd target written under `ULTRA_EXPORTER_SD_DIR` at once,
+   * closes the port and idle keep-alive connections, lets in-flight responses finish (within
+   * 5 s, then cuts them). Never blocks the event loop; resolves once the port is free and every
+   * connection has ended. Calling it again returns the same Promise. Without `close()`, the
+   * target file is removed when the process exits.
+   */
   close(): Promise<void>
 }
 
 /**
- * Serves `GET /metrics` (other paths 404, other methods 405). Natively the listener runs on
- * threads of its own, so scrapes are answered while the event loop is busy. With
- * `ULTRA_EXPORTER_SD_DIR` set, writes a Prometheus file_sd target there.
+ * Serves `GET /metrics` (other paths 404, other methods 405; gzip when accepted). Natively the
+ * listener runs on threads of its own, so scrapes are answered while the event loop is busy,
+ * and bounds what clients can hold: `ULTRA_EXPORTER_MAX_CONNECTIONS` open connections (default
+ * 64), header read / idle / write timeouts (10 s / 30 s / 10 s), 431 beyond a 16 KiB header,
+ * 414 beyond a 2 KiB URL, 503 beyond 16 scrapes in flight. With `ULTRA_EXPORTER_SD_DIR` set,
+ * writes a Prometheus file_sd target there (after removing those of dead processes). A bad
+ * `ULTRA_*` value rejects with an error naming the variable.
  */
 export declare function startExporter(options?: ExporterOptions): Promise<RunningExporter>
 

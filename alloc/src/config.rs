@@ -45,6 +45,8 @@ pub const MAX_SAFE: i64 = (1 << 53) - 1;
 pub const MAX_POOL_BUFFERS: i64 = 1 << 20;
 /// Largest entry bound of a cache (the fallback pre-allocates index arrays of that length).
 pub const MAX_CACHE_ENTRIES: i64 = 1 << 24;
+/// Largest `ULTRA_EXPORTER_MAX_CONNECTIONS`.
+pub const MAX_CONNECTIONS: i64 = 1 << 20;
 /// Largest buffer ultra hands out or sizes by default: 4 GiB, the largest Buffer of Node 20 on
 /// 64-bit (`buffer.constants.MAX_LENGTH`). The Node package's checks use the smaller of this and
 /// the running Node's `MAX_LENGTH`, the addon this; both read it from here (the JS side through
@@ -143,9 +145,7 @@ impl Variable {
                 "a size in bytes in [{min}, {max}], optionally with a B, KiB, MiB or GiB suffix (e.g. 65536, 64KiB)"
             ),
             Kind::Bool => "one of 1, 0, true, false, on, off, yes, no".to_owned(),
-            Kind::Addr => {
-                "an IP address, optionally with a port (e.g. 127.0.0.1:9477, [::1]:0)".to_owned()
-            }
+            Kind::Addr => "an IP address or localhost, optionally with a port (e.g. 127.0.0.1:9477, [::1]:0, localhost:0)".to_owned(),
             Kind::Dir => "a folder path".to_owned(),
         }
     }
@@ -440,11 +440,15 @@ variables! {
         metric: metric_seconds("ultra_config_trim_interval_seconds", "ULTRA_TRIM_INTERVAL_MS: period of the automatic purge of dirty pages in seconds; 0 means off.");
     exporter_addr: SocketAddr = LOCALHOST, "ULTRA_EXPORTER_ADDR", "exporterAddr", Addr, [0, 0],
         option: false, unset: "",
-        help: "listen address of the exporter (`host` or `host:port`, port `0` = ephemeral)",
+        help: "listen address of the exporter (`host` or `host:port`, `[::1]:port`, `localhost` = 127.0.0.1, port `0` = ephemeral); a non-loopback address is served with a one-line warning",
         metric: None;
     exporter_sd_dir: Option<PathBuf> = None, "ULTRA_EXPORTER_SD_DIR", "exporterSdDir", Dir, [0, 0],
         option: false, unset: "unset",
-        help: "folder where each process writes its Prometheus file_sd target",
+        help: "folder where each process writes its Prometheus file_sd target (targets of dead processes there are removed at start)",
+        metric: None;
+    exporter_max_connections: usize = 64, "ULTRA_EXPORTER_MAX_CONNECTIONS",
+        "exporterMaxConnections", Count, [1, MAX_CONNECTIONS], option: false, unset: "",
+        help: "open connections the exporter's listener holds; past it the oldest that has not sent a complete request is closed",
         metric: None;
 }
 
@@ -504,17 +508,37 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn parse_addr(s: &str) -> Option<SocketAddr> {
+/// Parses a listen address as `ULTRA_EXPORTER_ADDR` takes it: an IP address or `localhost`
+/// (= `127.0.0.1`), optionally with a port (`127.0.0.1:9477`, `[::1]:0`, `localhost:0`, `::1`);
+/// without a port, [`DEFAULT_EXPORTER_PORT`]. The one address syntax of the binary and Node.
+pub fn parse_addr(s: &str) -> Option<SocketAddr> {
+    let s = s.trim();
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Some(addr);
+    }
+    let localhost = |h: &str| {
+        h.eq_ignore_ascii_case("localhost")
+            .then_some(Ipv4Addr::LOCALHOST)
+    };
+    if let Some((host, port)) = s.rsplit_once(':').filter(|(h, _)| !h.contains(':')) {
+        let ip = localhost(host)?;
+        // Digits only, as `SocketAddr`'s own parser reads a port (`u16::from_str` takes a `+`).
+        return port
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| port.parse().ok())
+            .flatten()
+            .map(|p| SocketAddr::new(IpAddr::V4(ip), p));
     }
     let host = s
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(s);
-    host.parse::<IpAddr>()
-        .ok()
-        .map(|ip| SocketAddr::new(ip, DEFAULT_EXPORTER_PORT))
+    let ip = match localhost(host) {
+        Some(v4) => IpAddr::V4(v4),
+        None => host.parse::<IpAddr>().ok()?,
+    };
+    Some(SocketAddr::new(ip, DEFAULT_EXPORTER_PORT))
 }
 
 /// `16384` → `16KiB`: the largest binary suffix that divides the size.

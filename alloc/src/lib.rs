@@ -85,7 +85,7 @@ mod tracking;
 
 pub use arena::{arenas_total, Arena, ArenaConfig, ArenaError, ArenaStats};
 pub use config::{
-    apply_jemalloc, parse_size, Config, ConfigBuilder, ConfigError, Value, Variable,
+    apply_jemalloc, parse_addr, parse_size, Config, ConfigBuilder, ConfigError, Value, Variable,
     DEFAULT_EXPORTER_PORT, VARIABLES,
 };
 pub use counters::{

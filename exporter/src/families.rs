@@ -123,6 +123,13 @@ pub(crate) mod name {
     pub const PROCESS_RSS_PEAK: &str = "ultra_process_resident_memory_peak_bytes";
     pub const RESIDENT: &str = "ultra_resident_bytes";
     pub const EXPORTER_SCRAPES: &str = "ultra_exporter_scrapes_total";
+    pub const EXPORTER_RENDER_SECONDS: &str = "ultra_exporter_render_duration_seconds";
+    pub const EXPORTER_CONNECTIONS_OPEN: &str = "ultra_exporter_connections_open";
+    pub const EXPORTER_CONNECTIONS_ACCEPTED: &str = "ultra_exporter_connections_accepted_total";
+    pub const EXPORTER_CONNECTIONS_REJECTED: &str = "ultra_exporter_connections_rejected_total";
+    pub const EXPORTER_CONNECTIONS_DROPPED: &str = "ultra_exporter_connections_dropped_total";
+    pub const EXPORTER_REQUESTS: &str = "ultra_exporter_requests_total";
+    pub const EXPORTER_ACCEPT_ERRORS: &str = "ultra_exporter_accept_errors_total";
 }
 
 /// Prefix given to metrics-process, so that its families are `ultra_process_*`.
@@ -135,6 +142,7 @@ const JEMALLOC_ABSENT: Option<&str> = Some("jemalloc figures are not available")
 const ATTRIBUTION_ABSENT: Option<&str> = Some("ultra-alloc is built without `attribution`");
 const UNSET: Option<&str> = Some("the variable is unset");
 const NO_PROC: Option<&str> = Some("the OS gives no such figure (no /proc)");
+const NOT_SERVING: Option<&str> = Some("this exporter has not started a listener");
 
 macro_rules! fam {
     ($name:expr, $kind:ident, $labels:expr, $absent:expr, $help:expr) => {
@@ -434,6 +442,53 @@ static FAMILIES_AFTER_CONFIG: &[FamilyInfo] = &[
         EXPORTER_SCRAPES,
         Counter,
         "Renders of the metrics text by this exporter, this one included."
+    ),
+    fam!(
+        EXPORTER_RENDER_SECONDS,
+        Histogram,
+        "Time taken by this exporter's earlier renders of the metrics text (snapshot included), in seconds."
+    ),
+    fam!(
+        EXPORTER_CONNECTIONS_OPEN,
+        Gauge,
+        NONE,
+        NOT_SERVING,
+        "Connections open on the exporter's /metrics listener."
+    ),
+    fam!(
+        EXPORTER_CONNECTIONS_ACCEPTED,
+        Counter,
+        NONE,
+        NOT_SERVING,
+        "Connections the /metrics listener accepted and served."
+    ),
+    fam!(
+        EXPORTER_CONNECTIONS_REJECTED,
+        Counter,
+        NONE,
+        NOT_SERVING,
+        "Connections closed at once because ULTRA_EXPORTER_MAX_CONNECTIONS were open, each with a request being answered."
+    ),
+    fam!(
+        EXPORTER_CONNECTIONS_DROPPED,
+        Counter,
+        &["reason"],
+        NOT_SERVING,
+        "Connections the /metrics listener closed on its own, by reason: evicted (to make room under the connection cap), header_timeout, idle_timeout, write_timeout, shutdown."
+    ),
+    fam!(
+        EXPORTER_REQUESTS,
+        Counter,
+        &["code"],
+        NOT_SERVING,
+        "Requests answered by the /metrics listener, by HTTP status code."
+    ),
+    fam!(
+        EXPORTER_ACCEPT_ERRORS,
+        Counter,
+        NONE,
+        NOT_SERVING,
+        "Errors of accept() on the /metrics listener (such as EMFILE when out of file descriptors); it backs off and retries."
     ),
 ];
 

@@ -10,8 +10,11 @@
 //! and a Prometheus with `file_sd_configs: [{files: ["<dir>/*.json"]}]` scrapes them all. The
 //! file is written atomically (a hidden temporary file renamed into place, so Prometheus never
 //! reads half a file) and removed when the [`Registration`] is dropped. A process that is
-//! killed (`SIGKILL`, a crash) leaves its file behind; Prometheus then shows that target as
-//! down until the file is deleted.
+//! killed (`SIGKILL`, a crash) leaves its file behind; the next registration in the folder
+//! removes it ([`remove_stale`]: files named `ultra-<pid>-<port>.json` whose pid no longer
+//! runs), so a dead process is a `down` target only until another one starts. A file whose
+//! pid runs is never touched. The folder must belong to one host (one pid namespace): a pid
+//! is only meaningful there.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -79,6 +82,7 @@ fn create(dir: &Path, addr: SocketAddr) -> Result<Registration, ExporterError> {
         move |source| ExporterError::FileSd { path, source }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
+    remove_stale(dir);
     let pid = std::process::id();
     let target = target_for(addr);
     let file_name = format!("ultra-{pid}-{}.json", addr.port());
@@ -98,6 +102,55 @@ fn create(dir: &Path, addr: SocketAddr) -> Result<Registration, ExporterError> {
     Ok(Registration { path, target })
 }
 
+/// The pid in a target file name `ultra-<pid>-<port>.json` (or its hidden temporary
+/// `.ultra-<pid>-<port>.json.tmp`), if it is one.
+fn pid_of(file_name: &str) -> Option<u32> {
+    let name = file_name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .unwrap_or(file_name);
+    let (pid, port) = name
+        .strip_prefix("ultra-")?
+        .strip_suffix(".json")?
+        .split_once('-')?;
+    port.parse::<u16>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a process with this pid exists (`kill(pid, 0)`: `EPERM` means it runs as
+/// another user).
+fn runs(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e != rustix::io::Errno::SRCH,
+    }
+}
+
+/// Removes from `dir` the target files (and left-over temporary files) of processes that no
+/// longer run; returns the names removed. Other files, and those of live processes, are left
+/// alone; errors (a file someone else removed first) are ignored.
+pub fn remove_stale(dir: impl AsRef<Path>) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.as_ref()) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = pid_of(name) else { continue };
+        if pid != std::process::id() && !runs(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed.push(name.to_owned());
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +163,22 @@ mod tests {
         assert_eq!(t, "[::1]:1".parse().unwrap());
         let t = target_for("127.0.0.2:5".parse().unwrap());
         assert_eq!(t, "127.0.0.2:5".parse().unwrap());
+    }
+
+    #[test]
+    fn target_file_names_give_their_pid() {
+        assert_eq!(pid_of("ultra-42-9477.json"), Some(42));
+        assert_eq!(pid_of(".ultra-42-9477.json.tmp"), Some(42));
+        for other in [
+            "ultra-42.json",
+            "ultra-x-1.json",
+            "ultra-1-99999.json",
+            "other-1-2.json",
+        ] {
+            assert_eq!(pid_of(other), None, "{other}");
+        }
+        assert!(runs(std::process::id()));
+        assert!(runs(1), "pid 1 runs (EPERM counts as running)");
     }
 
     #[test]

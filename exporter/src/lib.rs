@@ -39,14 +39,33 @@
 //! # Serving
 //!
 //! [`Exporter::serve`] (or [`serve`]) binds the address it is given — the binary uses
-//! `ULTRA_EXPORTER_ADDR`, `127.0.0.1:9477` by default; port `0` picks a free port, reported by
-//! [`Server::local_addr`]. `GET /metrics` answers `200` with
-//! `Content-Type: text/plain; version=0.0.4; charset=utf-8`; other paths `404`; other methods
-//! `405` with `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the
-//! address. The server is tiny_http (synchronous, no async runtime) with two render threads;
-//! [`Server::close`] or drop stops it. [`file_sd::Registration`] writes
-//! `<dir>/ultra-<pid>-<port>.json` atomically for Prometheus `file_sd_configs` and removes it
-//! on drop.
+//! `ULTRA_EXPORTER_ADDR`, `127.0.0.1:9477` by default (`localhost`, `[::1]:port` and port `0`
+//! are accepted, see [`ultra_alloc::parse_addr`]); port `0` picks a free port, reported by
+//! [`Server::local_addr`]; a non-loopback address is served with a one-line warning on
+//! stderr. `GET /metrics` answers `200` with
+//! `Content-Type: text/plain; version=0.0.4; charset=utf-8` (gzip-compressed when the request's
+//! `Accept-Encoding` allows it); other paths `404`; other methods `405` with
+//! `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the address.
+//!
+//! The listener is hyper's HTTP/1 server on a current-thread tokio runtime of its own,
+//! started by `serve` (never when the library loads): one I/O thread and
+//! [`Limits::render_threads`] render threads, whatever the number of connections. Everything
+//! a client can hold is bounded by [`Limits`] (defaults in its docs; the connection cap is
+//! `ULTRA_EXPORTER_MAX_CONNECTIONS`, default 64; [`Exporter::serve_with`] sets them all):
+//! open connections (at the cap, the oldest connection that has not sent a complete request
+//! is evicted, else the one waiting longest for its client; only if all are being answered is
+//! the new one closed), renders in flight (`503`), header read, idle
+//! and write timeouts, header size (`431`) and URL length (`414`); a malformed request is
+//! answered `400` and closed. `accept` errors such as `EMFILE` are counted
+//! (`ultra_exporter_accept_errors_total`), logged at most once per 10 s and retried after a
+//! pause of at most 200 ms: the listener never stops by itself. [`Server::close`] (or drop)
+//! closes the port, closes idle keep-alive connections at once and lets in-flight responses
+//! finish within [`Limits::shutdown_timeout`]; [`Server::shutdown`] starts the same without
+//! waiting (for callers that must not block, such as Node's event loop).
+//!
+//! [`file_sd::Registration`] writes `<dir>/ultra-<pid>-<port>.json` atomically for
+//! Prometheus `file_sd_configs`, removes it on drop, and removes at creation the files of
+//! processes that no longer run ([`file_sd::remove_stale`]).
 //!
 //! # The binary
 //!
@@ -117,6 +136,13 @@
 //! | `ultra_process_threads` | gauge | | OS threads |
 //! | `ultra_resident_bytes` | gauge | `owner` = `code`, `addon_code`, `ultra`, `allocator_overhead`, `v8_heap`, `malloc`, `malloc_free`, `stacks`, `unattributed` | the RSS of one reading split by owner; the series sum to it exactly; `unattributed` is the rest, negative when owners over-state (see below) |
 //! | `ultra_exporter_scrapes_total` | counter | | renders by this exporter, this one included |
+//! | `ultra_exporter_render_duration_seconds` | histogram | `le` | time of this exporter's earlier renders (snapshot included), 1 ms … 1 s buckets |
+//! | `ultra_exporter_connections_open` | gauge | | connections open on the `/metrics` listener (absent until a listener is started, as are the families below) |
+//! | `ultra_exporter_connections_accepted_total` | counter | | connections accepted and served |
+//! | `ultra_exporter_connections_rejected_total` | counter | | connections closed at once: `ULTRA_EXPORTER_MAX_CONNECTIONS` open, each with a request being answered |
+//! | `ultra_exporter_connections_dropped_total` | counter | `reason` = `evicted`, `header_timeout`, `idle_timeout`, `write_timeout`, `shutdown` | connections the listener closed on its own |
+//! | `ultra_exporter_requests_total` | counter | `code` = `200`, `400`, `404`, `405`, `414`, `431`, `500`, `503` | requests answered, by status code |
+//! | `ultra_exporter_accept_errors_total` | counter | | `accept()` errors (e.g. `EMFILE`); the listener backs off and retries |
 //!
 //! `ultra_resident_bytes` answers "who holds the RSS": one reading (`ultra_core::Explanation`)
 //! of `/proc/self/status`, jemalloc, glibc's `mallinfo2`, the thread stacks and — in Node — the
@@ -147,5 +173,5 @@ pub mod workload;
 
 pub use error::ExporterError;
 pub use families::{families, family, FamilyInfo, Kind};
-pub use http::{serve, Server, CONTENT_TYPE};
+pub use http::{serve, Limits, Server, CONTENT_TYPE};
 pub use render::{Exporter, Sample};

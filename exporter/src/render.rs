@@ -11,6 +11,7 @@ use ultra_core::cache::EvictionReason;
 use ultra_core::{ExplainOptions, Explanation, Snapshot, UNATTRIBUTED_LABEL};
 
 use crate::families::{families, name, Kind, PROCESS_PREFIX};
+use crate::http::stats::{DropReason, DurationHistogram, ListenerStats, CODES, RENDER_BUCKETS};
 
 /// Renders ultra's metrics; cheap to clone (clones share the scrape counter).
 ///
@@ -31,6 +32,8 @@ struct Inner {
     explain: ExplainOptions,
     scrapes: AtomicU64,
     process: metrics_process::Collector,
+    render_seconds: DurationHistogram,
+    listener: ListenerStats,
 }
 
 impl Default for Exporter {
@@ -67,6 +70,8 @@ impl Exporter {
                 },
                 scrapes: AtomicU64::new(0),
                 process: metrics_process::Collector::new(PROCESS_PREFIX),
+                render_seconds: DurationHistogram::default(),
+                listener: ListenerStats::default(),
             }),
         })
     }
@@ -153,7 +158,13 @@ impl Exporter {
         })
     }
 
+    /// The figures of the listeners started from this exporter and its clones.
+    pub(crate) fn listener_stats(&self) -> &ListenerStats {
+        &self.inner.listener
+    }
+
     fn render_scoped(&self, snap: &Snapshot, explanation: Option<&Explanation>) -> String {
+        let started = std::time::Instant::now();
         let scrapes = self.inner.scrapes.fetch_add(1, Relaxed) + 1;
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
@@ -163,15 +174,26 @@ impl Exporter {
             if let Some(e) = explanation {
                 record_resident(e);
             }
+            record_listener(&self.inner.listener);
             self.inner.process.describe();
             self.inner.process.collect();
         });
         // Publishes the descriptions (HELP lines); there are no histograms in the recorder.
         handle.run_upkeep();
         let text = handle.render();
-        let mut histogram = String::with_capacity(2048);
-        write_size_histogram(&mut histogram, snap);
-        in_table_order(&text, &histogram)
+        let mut sizes = String::with_capacity(2048);
+        write_size_histogram(&mut sizes, snap);
+        let mut durations = String::with_capacity(1024);
+        write_render_histogram(&mut durations, &self.inner.render_seconds);
+        let out = in_table_order(
+            &text,
+            &[
+                (name::ALLOCATION_SIZE, &sizes),
+                (name::EXPORTER_RENDER_SECONDS, &durations),
+            ],
+        );
+        self.inner.render_seconds.observe(started.elapsed());
+        out
     }
 }
 
@@ -347,6 +369,23 @@ fn record(snap: &Snapshot, config: &Config, scrapes: u64) {
     counter!(name::EXPORTER_SCRAPES).absolute(scrapes);
 }
 
+fn record_listener(l: &ListenerStats) {
+    if !l.started.load(Relaxed) {
+        return;
+    }
+    gauge!(name::EXPORTER_CONNECTIONS_OPEN).set(f(l.open.load(Relaxed)));
+    counter!(name::EXPORTER_CONNECTIONS_ACCEPTED).absolute(l.accepted.load(Relaxed));
+    counter!(name::EXPORTER_CONNECTIONS_REJECTED).absolute(l.rejected.load(Relaxed));
+    for (reason, n) in DropReason::ALL.iter().zip(&l.dropped) {
+        counter!(name::EXPORTER_CONNECTIONS_DROPPED, "reason" => reason.name())
+            .absolute(n.load(Relaxed));
+    }
+    for ((_, code), n) in CODES.iter().zip(&l.requests) {
+        counter!(name::EXPORTER_REQUESTS, "code" => *code).absolute(n.load(Relaxed));
+    }
+    counter!(name::EXPORTER_ACCEPT_ERRORS).absolute(l.accept_errors.load(Relaxed));
+}
+
 /// `ultra_resident_bytes`: every known owner and the (signed) remainder.
 fn record_resident(e: &Explanation) {
     for (owner, bytes) in e.iter() {
@@ -367,9 +406,9 @@ fn record_config(c: &Config) {
 }
 
 /// The recorder's families (which come out in hash-map order) in the order of [`families`],
-/// samples sorted within each, with the hand-written `histogram` family in its place. Lines of
-/// a family not in the table (there are none) keep their order, at the end.
-fn in_table_order(text: &str, histogram: &str) -> String {
+/// samples sorted within each, with the hand-written families (`(name, text)`) in their
+/// places. Lines of a family not in the table (there are none) keep their order, at the end.
+fn in_table_order(text: &str, written: &[(&str, &String)]) -> String {
     let fams = families();
     let mut blocks: Vec<Vec<&str>> = vec![Vec::new(); fams.len() + 1];
     for line in text.lines().filter(|l| !l.is_empty()) {
@@ -385,10 +424,14 @@ fn in_table_order(text: &str, histogram: &str) -> String {
             .unwrap_or(fams.len());
         blocks[idx].push(line);
     }
-    let mut out = String::with_capacity(text.len() + histogram.len() + 64);
+    let extra: usize = written.iter().map(|(_, t)| t.len()).sum();
+    let mut out = String::with_capacity(text.len() + extra + 64);
     for (i, block) in blocks.iter_mut().enumerate() {
-        if fams.get(i).is_some_and(|f| f.name == name::ALLOCATION_SIZE) {
-            out.push_str(histogram);
+        if let Some((_, t)) = fams
+            .get(i)
+            .and_then(|f| written.iter().find(|(n, _)| *n == f.name))
+        {
+            out.push_str(t);
             out.push('\n');
             continue;
         }
@@ -430,5 +473,23 @@ fn write_size_histogram(out: &mut String, snap: &Snapshot) {
     }
     let _ = writeln!(out, "{n}_bucket{{le=\"+Inf\"}} {cumulative}");
     let _ = writeln!(out, "{n}_sum {}", a.histogram_sum);
+    let _ = writeln!(out, "{n}_count {cumulative}");
+}
+
+/// Writes `ultra_exporter_render_duration_seconds` from the exporter's histogram.
+fn write_render_histogram(out: &mut String, h: &DurationHistogram) {
+    let n = name::EXPORTER_RENDER_SECONDS;
+    let help = crate::families::family(n).map_or("", |f| f.help);
+    let _ = writeln!(out, "# HELP {n} {help}");
+    let _ = writeln!(out, "# TYPE {n} histogram");
+    let mut cumulative = 0u64;
+    for (le, count) in RENDER_BUCKETS.iter().zip(&h.counts) {
+        cumulative += count.load(Relaxed);
+        let _ = writeln!(out, "{n}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    cumulative += h.counts[RENDER_BUCKETS.len()].load(Relaxed);
+    let _ = writeln!(out, "{n}_bucket{{le=\"+Inf\"}} {cumulative}");
+    let sum = h.sum_nanos.load(Relaxed) as f64 / 1e9;
+    let _ = writeln!(out, "{n}_sum {sum}");
     let _ = writeln!(out, "{n}_count {cumulative}");
 }

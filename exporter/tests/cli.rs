@@ -50,6 +50,7 @@ fn a_bad_variable_is_named_and_exits_2() {
         ("ULTRA_POOL_MAX", "many"),
         ("ULTRA_EXPORTER_ADDR", "localhost:abc"),
         ("ULTRA_CACHE_TTL_MS", "5s"),
+        ("ULTRA_EXPORTER_MAX_CONNECTIONS", "0"),
     ] {
         let o = run(&["--duration", "1s"], &[(var, value)]);
         let err = stderr(&o);
@@ -57,6 +58,33 @@ fn a_bad_variable_is_named_and_exits_2() {
         assert!(err.contains(var) && err.contains(value), "{var}: {err}");
         assert!(o.stdout.is_empty(), "{var}: started anyway");
     }
+}
+
+#[test]
+fn localhost_is_loopback_and_other_addresses_get_a_one_line_warning() {
+    let o = run(
+        &["--duration", "300ms", "--quiet", "--rate", "0"],
+        &[("ULTRA_EXPORTER_ADDR", "localhost:0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("serving metrics on http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let o = run(
+        &["--duration", "300ms", "--quiet", "--rate", "0"],
+        &[("ULTRA_EXPORTER_ADDR", "0.0.0.0:0")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let warnings: Vec<String> = stderr(&o)
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("0.0.0.0:") && warnings[0].contains("ULTRA_EXPORTER_ADDR"));
 }
 
 #[test]

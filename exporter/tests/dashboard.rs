@@ -163,7 +163,12 @@ fn the_extractor_finds_metric_names_only() {
 #[test]
 fn every_query_names_only_families_the_exporter_emits() {
     // Every config gauge set, so that every family the exporter can emit is rendered.
-    let text = Exporter::with_config(Config::every_gauge_set()).render();
+    let exporter = Exporter::with_config(Config::every_gauge_set());
+    // The listener's families appear once it serves.
+    let _server = exporter
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let text = exporter.render();
     let emitted: BTreeSet<String> = common::families_in(&text)
         .into_iter()
         .flat_map(|(name, (kind, _))| {

@@ -59,7 +59,14 @@ fn promtool_accepts_the_text_without_a_remark() {
 #[test]
 fn every_family_is_listed_described_and_typed_as_in_the_table() {
     let _q = quiet();
-    let text = Exporter::with_config(Config::every_gauge_set()).render();
+    let exporter = Exporter::with_config(Config::every_gauge_set());
+    // The listener's families appear once the exporter has served.
+    let before = families_in(&exporter.render());
+    assert!(!before.contains_key("ultra_exporter_connections_open"));
+    let _server = exporter
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
+    let text = exporter.render();
     let rendered = families_in(&text);
     for (name, (kind, help)) in &rendered {
         let f = family(name).unwrap_or_else(|| panic!("{name} is rendered but not in families()"));
@@ -286,6 +293,10 @@ fn rendering_keeps_nothing_between_scrapes() {
 fn samples_are_the_parsed_text() {
     let _q = quiet();
     let exporter = Exporter::with_config(full_config());
+    // The listener's families need a listener.
+    let _server = exporter
+        .serve("127.0.0.1:0".parse().unwrap())
+        .expect("serve");
     let samples = exporter.samples();
     let names: std::collections::BTreeSet<&str> = samples.iter().map(|s| s.family).collect();
     for f in families() {

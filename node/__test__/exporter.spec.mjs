@@ -208,3 +208,134 @@ test('registerPromClient works with an OpenMetrics registry (counters without a 
   assert.doesNotMatch(text, /_total_total/)
   if (api.isNative) assert.match(text, /^ultra_allocator_allocations_total \d+/m)
 })
+
+/** Sends raw bytes on a new connection; resolves to everything received until the server closes. */
+function rawExchange (port, bytes) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes))
+    const chunks = []
+    socket.on('data', (d) => chunks.push(d))
+    socket.on('end', () => resolve(Buffer.concat(chunks)))
+    socket.on('close', () => resolve(Buffer.concat(chunks)))
+    socket.on('error', (e) => (e.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks)) : reject(e)))
+  })
+}
+
+const statusOf = (buf) => Number(buf.toString('latin1').slice(9, 12))
+
+test('startExporter answers 431, 414, 400 and honours gzip', async () => {
+  const server = await api.startExporter({ port: 0 })
+  try {
+    const big = `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`
+    assert.equal(statusOf(await rawExchange(server.port, big)), 431)
+    const long = `GET /metrics?${'q'.repeat(3 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`
+    assert.equal(statusOf(await rawExchange(server.port, long)), 414)
+    assert.equal(statusOf(await rawExchange(server.port, 'NONSENSE\r\n\r\n')), 400)
+    const zipped = await rawExchange(server.port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept-Encoding: gzip\r\n\r\n')
+    const split = zipped.indexOf('\r\n\r\n')
+    assert.match(zipped.subarray(0, split).toString('latin1').toLowerCase(), /content-encoding: gzip/)
+    const { gunzipSync } = await import('node:zlib')
+    const text = gunzipSync(zipped.subarray(split + 4)).toString('utf8')
+    assert.deepEqual(promtool(text), { status: 0, output: '' })
+  } finally {
+    await server.close()
+  }
+})
+
+test('close() is asynchronous: the event loop runs while a client that never reads holds a connection', async () => {
+  const server = await api.startExporter({ port: 0 })
+  // A client pipelining GETs without reading, and an idle kept-alive one.
+  const hog = net.connect(server.port, '127.0.0.1')
+  await new Promise((resolve) => hog.once('connect', resolve))
+  hog.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(400))
+  hog.pause()
+  hog.on('error', () => {})
+  const idle = net.connect(server.port, '127.0.0.1')
+  await new Promise((resolve) => idle.once('connect', resolve))
+  const idleClosed = new Promise((resolve) => idle.on('close', resolve))
+  idle.on('error', () => {})
+  const closing = server.close()
+  assert.ok(closing instanceof Promise)
+  // A callback queued after close() runs before it resolves: close() did not block.
+  let ticked = false
+  setImmediate(() => { ticked = true })
+  await closing
+  assert.ok(ticked, 'the event loop ran while closing')
+  await idleClosed
+  hog.destroy()
+  assert.equal(await server.close(), undefined, 'a second close() resolves too')
+})
+
+/** Runs `script` in a child Node with `env`; returns its stdout (parsed as JSON). */
+function child (script, env) {
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }))
+}
+
+test('ULTRA_EXPORTER_MAX_CONNECTIONS caps open connections', () => {
+  // Natively the listener closes the connection idle the longest to make room, the fallback
+  // (node:http maxConnections) the new one: either way one of three is closed under a cap of 2.
+  const script = `
+    const u = require(${JSON.stringify(packageDir)})
+    const net = require('node:net')
+    const open = (port) => new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1')
+      s.on('error', () => {})
+      s.once('connect', () => resolve(s))
+    })
+    u.startExporter({ port: 0 }).then(async (server) => {
+      const conns = []
+      for (let i = 0; i < 3; i++) {
+        const s = await open(server.port)
+        s.gone = new Promise((resolve) => s.once('close', () => resolve(i)))
+        s.write('GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')
+        if (i < 2) await new Promise((resolve) => s.once('data', resolve))
+        s.resume()
+        conns.push(s)
+      }
+      const first = await Promise.race(conns.map((s) => s.gone))
+      const stillOpen = conns.filter((s) => !s.destroyed).length
+      for (const s of conns) s.destroy()
+      await server.close()
+      console.log(JSON.stringify({ closedOne: first === 0 || first === 2, stillOpen }))
+    })`
+  assert.deepEqual(child(script, { ULTRA_EXPORTER_MAX_CONNECTIONS: '2' }), { closedOne: true, stillOpen: 2 })
+  // A bad value names the variable.
+  const bad = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(packageDir)}).startExporter({ port: 0 }).catch((e) => { console.log(e.message); process.exit(3) })`],
+    { env: { ...process.env, ULTRA_EXPORTER_MAX_CONNECTIONS: 'lots' }, encoding: 'utf8' })
+  assert.equal(bad.status, 3, bad.stdout + bad.stderr)
+  assert.match(bad.stdout, /ULTRA_EXPORTER_MAX_CONNECTIONS/)
+})
+
+test('file_sd: dead processes\u2019 targets are removed at start, live ones kept, and ours removed at exit without close()', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ultra-sd-'))
+  try {
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' })
+    const deadPid = Number(dead.stdout.trim())
+    fs.writeFileSync(path.join(dir, `ultra-${deadPid}-9100.json`), '[]')
+    fs.writeFileSync(path.join(dir, `ultra-${process.pid}-9101.json`), '[]') // this test's process runs
+    fs.writeFileSync(path.join(dir, 'other.json'), '[]')
+    const script = `
+      const u = require(${JSON.stringify(packageDir)})
+      const fs = require('node:fs')
+      u.startExporter({ port: 0 }).then((s) => {
+        console.log(JSON.stringify({ port: s.port, files: fs.readdirSync(process.env.ULTRA_EXPORTER_SD_DIR).sort() }))
+        // Exits without close().
+      })`
+    const out = child(script, { ULTRA_EXPORTER_SD_DIR: dir })
+    const mine = out.files.find((f) => f.endsWith(`-${out.port}.json`))
+    assert.ok(mine, out.files.join(','))
+    assert.deepEqual(out.files, [mine, 'other.json', `ultra-${process.pid}-9101.json`].sort())
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['other.json', `ultra-${process.pid}-9101.json`])
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('startExporter takes localhost as host, bound as 127.0.0.1', async () => {
+  const local = await api.startExporter({ host: 'localhost', port: 0 })
+  try {
+    assert.equal(local.host, '127.0.0.1')
+  } finally {
+    await local.close()
+  }
+})

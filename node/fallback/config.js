@@ -73,11 +73,20 @@ function parseAddr (s) {
     return `[${canonicalV6(v6Port[1])}${scope === '' ? '' : `%${scope}`}]:${Number(v6Port[3])}`
   }
   const v4Port = /^([^:]+):(\d+)$/.exec(s)
-  if (v4Port) return net.isIPv4(v4Port[1]) && port(v4Port[2]) ? `${v4Port[1]}:${Number(v4Port[2])}` : undefined
+  if (v4Port) {
+    const ip = isLocalhost(v4Port[1]) ? '127.0.0.1' : v4Port[1]
+    return net.isIPv4(ip) && port(v4Port[2]) ? `${ip}:${Number(v4Port[2])}` : undefined
+  }
   const host = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s
+  if (isLocalhost(host)) return `127.0.0.1:${TABLE.defaultExporterPort}`
   if (net.isIPv4(host)) return `${host}:${TABLE.defaultExporterPort}`
   if (!host.includes('%') && net.isIPv6(host)) return `[${canonicalV6(host)}]:${TABLE.defaultExporterPort}`
   return undefined
+}
+
+/** `localhost`, in any case, names 127.0.0.1 (as Rust's `parse_addr` reads it). */
+function isLocalhost (host) {
+  return host.toLowerCase() === 'localhost'
 }
 
 /** @param {string} digits */

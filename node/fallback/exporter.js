@@ -6,17 +6,35 @@
  * allocator can give (allocator, subsystems, jemalloc) are absent, never zero.
  * The `ultra_config_*` families, the default address and the file_sd folder
  * (`ULTRA_EXPORTER_SD_DIR`) come from the effective configuration, as natively.
+ * With `ULTRA_EXPORTER_SD_DIR` set, the listener writes its file_sd target there,
+ * as the native exporter does (removing first the targets of processes that no
+ * longer run). The listener keeps the native one's limits where `node:http` has
+ * them: `ULTRA_EXPORTER_MAX_CONNECTIONS`, header size (431), URL length (414),
+ * header, idle and request timeouts, gzip when accepted.
  * @module
  */
 
 const http = require('node:http')
 const fs = require('node:fs')
 const path = require('node:path')
+const zlib = require('node:zlib')
 const { version } = require('../package.json')
 const { createMemoryManager, OWNERS } = require('./manager.js')
 const { effectiveConfig, configFamilies } = require('./config.js')
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+/**
+ * The native listener's defaults (`ultra_exporter::Limits`), where node:http has the knob; the
+ * connection cap is `exporterMaxConnections` of the effective configuration.
+ */
+const LIMITS = Object.freeze({
+  maxHeaderBytes: 16 * 1024,
+  maxUrlBytes: 2 * 1024,
+  headerReadTimeoutMs: 10000,
+  idleTimeoutMs: 30000,
+  writeTimeoutMs: 10000
+})
 
 /**
  * @param {string} name
@@ -61,9 +79,30 @@ function metricsText (v8HeapBytes) {
   ].join('\n') + '\n'
 }
 
-/** @type {Map<number, { server: http.Server, sdFile: string | null }>} */
-const servers = new Map()
-let nextId = 1
+/** @param {number} pid @returns {boolean} whether a process with this pid runs */
+function runs (pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return e.code !== 'ESRCH'
+  }
+}
+
+const TARGET_FILE = /^\.?ultra-(\d+)-(\d+)\.json(\.tmp)?$/
+
+/**
+ * Removes the target files of processes that no longer run (never a live one's).
+ * @param {string} dir
+ */
+function removeStale (dir) {
+  for (const name of fs.readdirSync(dir)) {
+    const m = TARGET_FILE.exec(name)
+    if (m === null || (name.startsWith('.') !== (m[3] !== undefined))) continue
+    const pid = Number(m[1])
+    if (pid !== process.pid && !runs(pid)) fs.rmSync(path.join(dir, name), { force: true })
+  }
+}
 
 /**
  * Writes `<dir>/ultra-<pid>-<port>.json` atomically (temp file + rename).
@@ -74,7 +113,8 @@ function writeTarget (dir, host, port) {
   const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
   const body = JSON.stringify([{ targets: [target], labels: { job: 'ultra', pid: String(process.pid) } }])
   fs.mkdirSync(dir, { recursive: true })
-  const tmp = `${file}.tmp`
+  removeStale(dir)
+  const tmp = path.join(dir, `.ultra-${process.pid}-${port}.json.tmp`)
   fs.writeFileSync(tmp, body)
   fs.renameSync(tmp, file)
   return file
@@ -91,6 +131,41 @@ function defaultAddress () {
   return [addr.slice(0, colon).replace(/^\[|\]$/g, ''), Number(addr.slice(colon + 1))]
 }
 
+/** @param {string | undefined} header an Accept-Encoding value */
+function acceptsGzip (header) {
+  if (header === undefined) return false
+  return header.split(',').some((item) => {
+    const [coding, ...params] = item.split(';').map((p) => p.trim())
+    const zero = params.some((p) => p.startsWith('q=') && Number(p.slice(2)) <= 0)
+    return (coding.toLowerCase() === 'gzip' || coding === '*') && !zero
+  })
+}
+
+/** @param {http.IncomingMessage} req @param {http.ServerResponse} res */
+function answer (req, res) {
+  const url = req.url ?? ''
+  const pathname = url.split('?')[0]
+  if (url.length > LIMITS.maxUrlBytes) {
+    res.writeHead(414, { 'Content-Type': 'text/plain', Connection: 'close' }).end('request target too long\n')
+  } else if (pathname !== '/metrics') {
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: metrics are served at /metrics\n')
+  } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed: use GET\n')
+  } else {
+    const text = metricsText()
+    const gzip = acceptsGzip(req.headers['accept-encoding'])
+    const body = gzip ? zlib.gzipSync(text, { level: 1 }) : Buffer.from(text)
+    const headers = { 'Content-Type': CONTENT_TYPE, 'Content-Length': body.length, Vary: 'Accept-Encoding' }
+    if (gzip) headers['Content-Encoding'] = 'gzip'
+    res.writeHead(200, headers)
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+}
+
+/** @type {Map<number, { server: http.Server, sdFile: string | null, stopping: boolean }>} */
+const servers = new Map()
+let nextId = 1
+
 /**
  * Serves `GET /metrics` on `host:port`.
  * @param {string | undefined} host default from `defaultAddress()`
@@ -102,16 +177,24 @@ function startExporter (host, port) {
   const dir = /** @type {string | null} */ (effectiveConfig().exporterSdDir)
   host = host ?? defaultHost
   port = port ?? defaultPort
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found; metrics are at /metrics\n')
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n')
-    } else {
-      const body = metricsText()
-      res.writeHead(200, { 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) })
-      res.end(req.method === 'HEAD' ? undefined : body)
-    }
+  if (host === 'localhost') host = '127.0.0.1'
+  let cap
+  try {
+    cap = /** @type {number} */ (effectiveConfig().exporterMaxConnections)
+  } catch (e) {
+    return Promise.reject(e)
+  }
+  const server = http.createServer({ maxHeaderSize: LIMITS.maxHeaderBytes }, answer)
+  server.maxConnections = cap
+  server.headersTimeout = LIMITS.headerReadTimeoutMs
+  server.requestTimeout = LIMITS.headerReadTimeoutMs + LIMITS.writeTimeoutMs
+  server.keepAliveTimeout = LIMITS.idleTimeoutMs
+  server.on('clientError', (err, socket) => {
+    if (!socket.writable) return socket.destroy()
+    const code = err.code === 'HPE_HEADER_OVERFLOW'
+      ? '431 Request Header Fields Too Large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+    socket.end(`HTTP/1.1 ${code}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
   })
   return new Promise((resolve, reject) => {
     server.once('error', (e) => reject(new Error(`startExporter: cannot listen on ${host}:${port}: ${e.message}`)))
@@ -125,26 +208,40 @@ function startExporter (host, port) {
         reject(new Error(`startExporter: cannot write the file_sd target in ${dir}: ${e.message}`))
         return
       }
+      if (!require('node:net').isIP(bound.address) || !/^(127\.|::1$|::ffff:127\.)/.test(bound.address)) {
+        process.stderr.write(`ultra-exporter: warning: serving metrics on ${bound.address}:${bound.port}, which other hosts can reach (set ULTRA_EXPORTER_ADDR to a loopback address such as 127.0.0.1:9477 to avoid it)\n`)
+      }
       server.unref()
       const id = nextId++
-      servers.set(id, { server, sdFile })
+      servers.set(id, { server, sdFile, stopping: false })
       resolve({ id, host: bound.address, port: bound.port })
     })
   })
 }
 
 /**
- * Closes a server and removes its target file.
+ * Removes a server's target file and starts closing it (idle connections at once).
  * @param {number} id
- * @returns {Promise<boolean>} whether a running server had that id
+ * @returns {boolean} whether a running server had that id
  */
 function stopExporter (id) {
   const entry = servers.get(id)
-  if (entry === undefined) return Promise.resolve(false)
-  servers.delete(id)
+  if (entry === undefined || entry.stopping) return false
+  entry.stopping = true
   if (entry.sdFile !== null) fs.rmSync(entry.sdFile, { force: true })
-  entry.server.closeAllConnections()
-  return new Promise((resolve) => entry.server.close(() => resolve(true)))
+  entry.server.close(() => { servers.delete(id) })
+  entry.server.closeIdleConnections()
+  // In-flight responses are short (rendered synchronously); whatever remains is cut.
+  setImmediate(() => entry.server.closeAllConnections()).unref()
+  return true
 }
 
-module.exports = { metricsText, startExporter, stopExporter }
+/**
+ * @param {number} id
+ * @returns {boolean} whether server `id` is closed (or unknown)
+ */
+function exporterClosed (id) {
+  return !servers.has(id)
+}
+
+module.exports = { metricsText, startExporter, stopExporter, exporterClosed, LIMITS }

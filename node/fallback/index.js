@@ -15,7 +15,7 @@ const { validateJson, parseJson, jsonPointer, minifyJson } = require('./json.js'
 const { createMemoryArena } = require('./arena.js')
 const { createObjectPool } = require('./pool.js')
 const { createMemoryManager } = require('./manager.js')
-const { metricsText, startExporter, stopExporter } = require('./exporter.js')
+const { metricsText, startExporter, stopExporter, exporterClosed } = require('./exporter.js')
 const { initMemorySubsystem } = require('./config.js')
 
 module.exports = {
@@ -38,5 +38,6 @@ module.exports = {
   createMemoryManager,
   metricsText,
   startExporter,
-  stopExporter
+  stopExporter,
+  exporterClosed
 }

@@ -33,7 +33,8 @@ const ENGINE_FUNCTIONS = Object.freeze([
   'createMemoryManager',
   'metricsText',
   'startExporter',
-  'stopExporter'
+  'stopExporter',
+  'exporterClosed'
 ])
 
 /**

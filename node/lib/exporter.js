@@ -91,6 +91,26 @@ function aggregatorFor (name) {
 }
 
 /**
+ * Resolves once the engine reports server `id` closed (port free, connections ended). The
+ * engine closes on threads of its own (native) or on the event loop (fallback) within its
+ * shutdown bound; this only polls a flag, so the event loop is never blocked.
+ * @param {object} engine
+ * @param {number} id
+ * @returns {Promise<void>}
+ */
+function closedPromise (engine, id) {
+  return new Promise((resolve) => {
+    let wait = 1
+    const check = () => {
+      if (engine.exporterClosed(id)) return resolve()
+      wait = Math.min(wait * 2, 50)
+      setTimeout(check, wait)
+    }
+    check()
+  })
+}
+
+/**
  * @param {object} engine
  * @returns the exporter part of the public API
  */
@@ -100,6 +120,9 @@ function exporterApi (engine) {
    * synchronous loop, so a parse kept until the next microtask serves all of them.
    */
   let turn = null
+  /** Ids of this API's servers not yet closed, stopped at process exit. */
+  const running = new Set()
+  let exitHooked = false
   function familiesNow () {
     if (turn === null) {
       turn = parseExposition(engine.metricsText(v8HeapBytes()))
@@ -141,14 +164,24 @@ function exporterApi (engine) {
         port = options.port
       }
       const started = await engine.startExporter(host, port)
-      let closed = false
+      running.add(started.id)
+      if (!exitHooked) {
+        exitHooked = true
+        // Exiting without close(): remove the file_sd targets (synchronously, as 'exit' requires).
+        process.once('exit', () => { for (const id of running) engine.stopExporter(id) })
+      }
+      /** @type {Promise<void> | null} */
+      let closing = null
       return {
         host: started.host,
         port: started.port,
-        async close () {
-          if (closed) return
-          closed = true
-          await engine.stopExporter(started.id)
+        close () {
+          if (closing === null) {
+            running.delete(started.id)
+            engine.stopExporter(started.id)
+            closing = closedPromise(engine, started.id)
+          }
+          return closing
         }
       }
     },

@@ -6,8 +6,12 @@
 //! - `startExporter(host, port)`: the exporter's own loopback HTTP listener, on threads of its
 //!   own, so a scrape is answered even while the JS event loop is busy. Returns
 //!   `{ id, host, port }` (the bound address; port 0 picks a free port); defaults and
-//!   `ultra_config_*` come from the effective configuration; with `ULTRA_EXPORTER_SD_DIR` set the listener also writes its Prometheus file_sd target there.
-//!   `stopExporter(id)` closes it and removes the target file.
+//!   `ultra_config_*` come from the effective configuration; with `ULTRA_EXPORTER_SD_DIR` set
+//!   the listener also writes its Prometheus file_sd target there.
+//!   `stopExporter(id)` removes the target file and starts closing, returning at once (it never
+//!   blocks the JS thread, whatever the clients do); `exporterClosed(id)` tells when the port
+//!   is free and every connection has ended (within the listener's shutdown bound), which
+//!   `lib/exporter.js` polls to resolve `close()`.
 //!
 //! Servers are process-wide (a worker may stop a server another thread started); they are
 //! kept in a table by id, so nothing native is tied to a JS object's lifetime.
@@ -37,13 +41,20 @@ fn exporter() -> R<&'static Exporter> {
     }))
 }
 
-/// Running servers by id.
+/// Running servers by id, and servers closing (after `stopExporter`) until they are done.
 static SERVERS: Mutex<Vec<(u32, Server)>> = Mutex::new(Vec::new());
+static CLOSING: Mutex<Vec<(u32, Server)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 fn servers() -> std::sync::MutexGuard<'static, Vec<(u32, Server)>> {
+    table(&SERVERS)
+}
+
+fn table(
+    t: &'static Mutex<Vec<(u32, Server)>>,
+) -> std::sync::MutexGuard<'static, Vec<(u32, Server)>> {
     // A panic while the table was locked cannot leave it inconsistent (push/remove only).
-    SERVERS.lock().unwrap_or_else(|e| e.into_inner())
+    t.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `metricsText(v8HeapBytes?)`: Prometheus text exposition (format 0.0.4) of every `ultra_*`
@@ -102,33 +113,58 @@ pub fn start_exporter(env: Env, [host, port]: [Val; 2]) -> R<Val> {
     Ok(out)
 }
 
-/// `stopExporter(id)`: closes the server (and removes its file_sd target). Returns whether a
-/// running server had that id.
+/// `stopExporter(id)`: removes the server's file_sd target and starts closing it; returns at
+/// once. Returns whether a running server had that id.
 pub fn stop_exporter(env: Env, [id]: [Val; 1]) -> R<Val> {
     let Some(id) = raw::number(env, id)? else {
         return Err(type_error("stopExporter", "id"));
     };
     let found = {
-        let mut table = servers();
-        table
+        let mut running = servers();
+        running
             .iter()
             .position(|(i, _)| f64::from(*i) == id)
-            .map(|at| table.swap_remove(at).1)
+            .map(|at| running.swap_remove(at))
     };
     let stopped = found.is_some();
-    if let Some(mut server) = found {
-        server.close();
+    if let Some((id, mut server)) = found {
+        server.shutdown();
+        table(&CLOSING).push((id, server));
     }
     raw::bool_val(env, stopped)
+}
+
+/// `exporterClosed(id)`: whether the server `id` is closed — its port free, its connections
+/// ended (also `true` for an id that is not, or no longer, known). Never blocks: a server still
+/// closing is left to finish on its own threads.
+pub fn exporter_closed(env: Env, [id]: [Val; 1]) -> R<Val> {
+    let Some(id) = raw::number(env, id)? else {
+        return Err(type_error("exporterClosed", "id"));
+    };
+    if servers().iter().any(|(i, _)| f64::from(*i) == id) {
+        return raw::bool_val(env, false);
+    }
+    let done = {
+        let mut closing = table(&CLOSING);
+        match closing.iter().position(|(i, _)| f64::from(*i) == id) {
+            None => Some(None),
+            Some(at) if closing[at].1.is_finished() => Some(Some(closing.swap_remove(at).1)),
+            Some(_) => None,
+        }
+    };
+    // Dropping a finished server joins threads that have already exited.
+    raw::bool_val(env, done.is_some())
 }
 
 glue::function!(metrics_text_cb, 1, metrics_text);
 glue::function!(start_exporter_cb, 2, start_exporter);
 glue::function!(stop_exporter_cb, 1, stop_exporter);
+glue::function!(exporter_closed_cb, 1, exporter_closed);
 
 /// The functions of this module, by JS name.
 pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[
     (c"metricsText", metrics_text_cb),
     (c"startExporter", start_exporter_cb),
     (c"stopExporter", stop_exporter_cb),
+    (c"exporterClosed", exporter_closed_cb),
 ];
