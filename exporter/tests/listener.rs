@@ -113,6 +113,33 @@ fn request_limits_answer_431_414_400_404_405() {
 }
 
 #[test]
+fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+    let exporter = Exporter::new();
+    let server = exporter.serve_with(loopback0(), limits()).expect("serve");
+    for (request, status) in [
+        (
+            &b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+            200,
+        ),
+        (
+            &b"POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+            405,
+        ),
+    ] {
+        // Repeated: without half-close support the answer is lost only when the EOF is read
+        // before the response is written, a race.
+        for _ in 0..20 {
+            let mut s = connect(server.local_addr());
+            s.write_all(request).expect("write");
+            s.shutdown(std::net::Shutdown::Write).expect("half-close");
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            assert_eq!(status_of(&out), Some(status));
+        }
+    }
+}
+
+#[test]
 fn a_slow_header_and_a_silent_connection_are_closed_after_the_header_timeout() {
     let exporter = Exporter::new();
     let server = exporter

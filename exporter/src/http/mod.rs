@@ -179,6 +179,9 @@ fn start(exporter: &Exporter, addr: SocketAddr, limits: Limits) -> Result<Server
         // from the end of the previous response, so that idle keep-alive has its own limit).
         .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes)
+        // A client that sends its request and then shuts down its side (HTTP/1.0 style, or
+        // `Connection: close` with a half-close) still gets its answer.
+        .half_close(true)
         .keep_alive(true);
     let shared = Arc::new(Shared {
         exporter: exporter.clone(),
