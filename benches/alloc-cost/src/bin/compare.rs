@@ -13,45 +13,38 @@ use std::process::{Command, Stdio};
 struct Group {
     name: &'static str,
     args: &'static [&'static str],
-    variants: &'static [(&'static str, &'static str, &'static [&'static str])],
+    variants: &'static [Variant],
 }
+
+/// A label, the variant built, and the workload's extra arguments.
+type Variant = (&'static str, &'static str, &'static [&'static str]);
+
+/// The real program's variants, on 1 thread and on 2.
+const REAL: &[Variant] = &[
+    ("raw jemalloc", "raw", &["noscope"]),
+    ("ultra counting only", "counting", &["noscope"]),
+    (
+        "ultra attribution, outside a scope",
+        "attribution",
+        &["noscope"],
+    ),
+    (
+        "ultra attribution, inside a Cache scope",
+        "attribution",
+        &["scope"],
+    ),
+];
 
 const GROUPS: &[Group] = &[
     Group {
         name: "real program, 1 thread",
         args: &["real", "1"],
-        variants: &[
-            ("raw jemalloc", "raw", &["noscope"]),
-            ("ultra counting only", "counting", &["noscope"]),
-            (
-                "ultra attribution, outside a scope",
-                "attribution",
-                &["noscope"],
-            ),
-            (
-                "ultra attribution, inside a Cache scope",
-                "attribution",
-                &["scope"],
-            ),
-        ],
+        variants: REAL,
     },
     Group {
         name: "real program, 2 threads",
         args: &["real", "2"],
-        variants: &[
-            ("raw jemalloc", "raw", &["noscope"]),
-            ("ultra counting only", "counting", &["noscope"]),
-            (
-                "ultra attribution, outside a scope",
-                "attribution",
-                &["noscope"],
-            ),
-            (
-                "ultra attribution, inside a Cache scope",
-                "attribution",
-                &["scope"],
-            ),
-        ],
+        variants: REAL,
     },
     Group {
         name: "3 × 60 000 live blocks of 64/1024/4096 B (Cache scope)",
