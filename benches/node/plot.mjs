@@ -1,19 +1,19 @@
 // Turns the steady-state and startup results into PNG charts beside them:
 //
-//   steady.png  — who holds the RSS over time: explain()'s owners stacked (code, the addon's
+//   steady.svg  — who holds the RSS over time: explain()'s owners stacked (code, the addon's
 //                 code, ultra, allocator overhead, V8 heap, malloc in use and free, stacks,
 //                 unattributed — below zero when negative) under the RSS line, one panel per
 //                 configuration, with the idle and trim moments marked;
-//   burst.png   — the same owners stacked at each point of the burst (before, after the burst,
+//   burst.svg   — the same owners stacked at each point of the burst (before, after the burst,
 //                 after clear, after trim, after trimMalloc), per configuration;
-//   startup.png — median RSS of each startup variant, with bare node marked.
+//   startup.svg — median RSS of each startup variant, with bare node marked.
 //
 //   node plot.mjs [--quick]   (reads and writes benches/results/, or the quick folder)
 
 import fs from 'node:fs'
 import path from 'node:path'
 import { args, resultsDir } from './lib/harness.mjs'
-import { Canvas, COLORS, ticks } from './lib/png.mjs'
+import { Canvas, COLORS, ticks } from './lib/svg.mjs'
 
 const dir = resultsDir()
 const MB = 1048576
@@ -23,7 +23,7 @@ const load = (name) => {
 }
 const save = (name, canvas) => {
   const f = path.join(dir, name)
-  fs.writeFileSync(f, canvas.png())
+  fs.writeFileSync(f, canvas.svg())
   console.log(`wrote ${f}`)
 }
 
@@ -177,18 +177,18 @@ function barChart (title, rows, mark, markLabel, mark2, mark2Label) {
 
 const steady = load('steady')
 if (steady) {
-  save('steady.png', steadyChart(steady))
+  save('steady.svg', steadyChart(steady))
   const rows = []
   for (const [name, b] of Object.entries(steady.burst)) {
     const limit = b.points[0].rss / MB + 10
     b.points.forEach((p, i) => rows.push([`${name}: ${p.label}`, p, i === 3 ? limit : undefined]))
   }
-  save('burst.png', ownersBarChart(`RSS by owner around a burst of ${steady.burstEntries} x 1 KiB cache entries; | = before + 10 MB`, rows))
+  save('burst.svg', ownersBarChart(`RSS by owner around a burst of ${steady.burstEntries} x 1 KiB cache entries; | = before + 10 MB`, rows))
 } else console.log(`no steady.json in ${dir}: run steady.mjs first`)
 
 const startup = load('startup')
 if (startup) {
   const rows = startup.rows.map((r, i) => [r.variant, r.rss === null ? null : r.rss / MB, i === 0 ? COLORS.gray : COLORS.blue])
   const bare = startup.rows[0].rss / MB
-  save('startup.png', barChart(`Startup RSS, median of ${startup.runs} runs${args.quick ? ' (quick)' : ''}`, rows, bare, 'bare node', bare + 3, 'target: bare + 3 MB'))
+  save('startup.svg', barChart(`Startup RSS, median of ${startup.runs} runs${args.quick ? ' (quick)' : ''}`, rows, bare, 'bare node', bare + 3, 'target: bare + 3 MB'))
 } else console.log(`no startup.json in ${dir}: run startup.mjs first`)
