@@ -1,4 +1,4 @@
-// Turns the steady-state and startup results into PNG charts beside them:
+// Turns the steady-state and startup results into SVG charts beside them:
 //
 //   steady.svg  — who holds the RSS over time: explain()'s owners stacked (code, the addon's
 //                 code, ultra, allocator overhead, V8 heap, malloc in use and free, stacks,
