@@ -139,24 +139,51 @@ export interface CacheStats {
   bytes: number
 }
 
-/** A string-keyed LRU cache of strings and byte strings. */
+/** Per-call options of {@link Cache.get} (lru-cache's names; absent: the cache's own). */
+export interface CacheGetOptions {
+  /** Return an expired entry's value (it still counts as a miss). Default `false`. */
+  allowStale?: boolean
+  /** Restart the TTL of a live entry found. Default: the cache's `updateAgeOnGet`. */
+  updateAgeOnGet?: boolean
+  /** Leave an expired entry in place (and in its place in the recency order). Default `false`. */
+  noDeleteOnStaleGet?: boolean
+}
+
+/** Per-call options of {@link Cache.peek}. */
+export interface CachePeekOptions {
+  /** Return an expired entry's value. Default `false`. */
+  allowStale?: boolean
+}
+
+/** Per-call options of {@link Cache.has}. */
+export interface CacheHasOptions {
+  /** Restart the TTL of a live entry found. Default `false`. */
+  updateAgeOnHas?: boolean
+}
+
+/**
+ * A string-keyed LRU cache of strings and byte strings. Keys are JS strings: distinct
+ * strings are distinct keys (lone surrogates included).
+ */
 export interface Cache {
   /**
    * The value, or `undefined` when absent or expired. A value stored as a Buffer or
    * Uint8Array comes back as a new Buffer each time: mutating it never changes the cache.
+   * An expired entry is removed, unless `noDeleteOnStaleGet`; its value is returned with
+   * `allowStale` (then, unless kept, only once).
    */
-  get(key: string): string | Buffer | undefined
+  get(key: string, options?: CacheGetOptions): string | Buffer | undefined
   /**
-   * Stores a copy of `value`. `options.ttlMs` overrides the cache's TTL for this
-   * entry (0: never expires). A value larger than `maxBytes` is not stored and
-   * removes the key's previous value.
+   * Stores a copy of `value` and returns the cache. `options.ttlMs` overrides the cache's
+   * TTL for this entry (0: never expires). A value larger than `maxBytes` is not stored
+   * and removes the key's previous value.
    */
-  set(key: string, value: string | Uint8Array, options?: { ttlMs?: number }): void
+  set(key: string, value: string | Uint8Array, options?: { ttlMs?: number }): this
   /** Whether a live entry exists; does not refresh its recency. */
-  has(key: string): boolean
-  /** Like `get` without refreshing recency or counting a hit or miss. */
-  peek(key: string): string | Buffer | undefined
-  /** Removes the entry; `true` when a live entry was removed. */
+  has(key: string, options?: CacheHasOptions): boolean
+  /** Like `get` without refreshing recency or counting a hit or miss; never removes an entry. */
+  peek(key: string, options?: CachePeekOptions): string | Buffer | undefined
+  /** Removes the entry; `true` when there was one, expired or not (as lru-cache). */
   delete(key: string): boolean
   /** Removes every entry. */
   clear(): void

@@ -392,7 +392,10 @@ fn run(options: CacheOptions, ops: &[Op]) -> Result<(), TestCaseError> {
         );
         prop_assert_eq!(cache.len(), model.entries.len());
         prop_assert_eq!(cache.bytes(), model.bytes());
-        let keys: Vec<&str> = cache.keys().collect();
+        let keys: Vec<&str> = cache
+            .keys()
+            .map(|k| std::str::from_utf8(k).expect("keys are UTF-8 here"))
+            .collect();
         prop_assert_eq!(keys, model.keys(), "keys after op #{} {:?}", i, op);
         prop_assert!(cache.len() <= options.max_entries.unwrap_or(usize::MAX));
         prop_assert!(cache.bytes() <= options.max_bytes.unwrap_or(usize::MAX));
@@ -550,7 +553,7 @@ fn known_cases() {
     c.set("b", "2", None).unwrap();
     assert_eq!(c.get("a"), Some(Value::str("1")));
     c.set("c", "3", None).unwrap();
-    assert_eq!(c.keys().collect::<Vec<_>>(), ["c", "a"]);
+    assert_eq!(c.keys().collect::<Vec<_>>(), [b"c", b"a"]);
     let mut c = Cache::with_clock(entries(1), clock.clone()).unwrap();
     c.set("a", "1", Some(5.0)).unwrap();
     clock.advance_ms(5);

@@ -23,6 +23,14 @@ function entryBytes (key, value) {
   return Math.max(1, Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : value.length))
 }
 
+/**
+ * A value as handed to the caller: strings as they are, bytes as a new Buffer.
+ * @param {string | Buffer | undefined} value
+ */
+function copy (value) {
+  return value === undefined || typeof value === 'string' ? value : Buffer.from(value)
+}
+
 class FallbackCache {
   #options
   #lru
@@ -76,15 +84,35 @@ class FallbackCache {
     }
   }
 
-  /** @param {string} key */
-  get (key) {
-    const value = this.#lru.get(key)
+  /**
+   * @param {string} key
+   * @param {number} [flags] read flags from lib/cache.js (`undefined`: the cache's defaults):
+   *   1 allowStale, 2 updateAgeOnGet, 4 noDeleteOnStaleGet
+   */
+  get (key, flags) {
+    let value
+    if (flags === undefined) {
+      value = this.#lru.get(key)
+    } else {
+      const status = {}
+      value = this.#lru.get(key, {
+        allowStale: (flags & 1) !== 0,
+        updateAgeOnGet: (flags & 2) !== 0,
+        noDeleteOnStaleGet: (flags & 4) !== 0,
+        status
+      })
+      // A stale value served is a miss, as in the native engine.
+      if (status.get === 'stale') {
+        this.#misses++
+        return copy(value)
+      }
+    }
     if (value === undefined) {
       this.#misses++
       return undefined
     }
     this.#hits++
-    return typeof value === 'string' ? value : Buffer.from(value)
+    return copy(value)
   }
 
   /**
@@ -113,25 +141,28 @@ class FallbackCache {
     this.#capacityPending = false
   }
 
-  /** @param {string} key */
-  has (key) {
-    return this.#lru.has(key)
-  }
-
-  /** @param {string} key */
-  peek (key) {
-    const value = this.#lru.peek(key)
-    return value === undefined || typeof value === 'string' ? value : Buffer.from(value)
+  /**
+   * @param {string} key
+   * @param {number} [flags] 2: updateAgeOnHas
+   */
+  has (key, flags) {
+    return flags === undefined ? this.#lru.has(key) : this.#lru.has(key, { updateAgeOnHas: (flags & 2) !== 0 })
   }
 
   /**
    * @param {string} key
-   * @returns {boolean} whether an unexpired entry was removed
+   * @param {number} [flags] 1: allowStale
+   */
+  peek (key, flags) {
+    return copy(flags === undefined ? this.#lru.peek(key) : this.#lru.peek(key, { allowStale: (flags & 1) !== 0 }))
+  }
+
+  /**
+   * @param {string} key
+   * @returns {boolean} whether an entry (expired or not) was removed, as lru-cache answers
    */
   delete (key) {
-    const present = this.#lru.has(key)
-    this.#lru.delete(key)
-    return present
+    return this.#lru.delete(key)
   }
 
   clear () {

@@ -8,6 +8,15 @@ const validate = require('./validate.js')
 
 const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'name'])
 const SET_KEYS = Object.freeze(['ttlMs'])
+// Per-call options, under lru-cache 11's names for each method.
+const GET_KEYS = Object.freeze(['allowStale', 'updateAgeOnGet', 'noDeleteOnStaleGet'])
+const PEEK_KEYS = Object.freeze(['allowStale'])
+const HAS_KEYS = Object.freeze(['updateAgeOnHas'])
+/**
+ * The read flags both engines take on `get`, `peek` and `has` (`undefined`: the cache's own
+ * defaults): one bit per option.
+ */
+const FLAG = Object.freeze({ allowStale: 1, updateAgeOnGet: 2, updateAgeOnHas: 2, noDeleteOnStaleGet: 4 })
 const MAX_NAME_LENGTH = 256
 const MAX_TTL_SECONDS = Math.floor(validate.MAX_SAFE / 1000)
 /** Size of the per-thread scratch Buffer through which `get` receives native byte values. */
@@ -75,22 +84,52 @@ function cacheOptions (first, ttlSeconds, config) {
 class Cache {
   #inner
   #into
+  /** The read flags of a `get` without options (see `FLAG`). */
+  #getFlags
 
-  /** @param {object} inner the engine's cache */
-  constructor (inner) {
+  /**
+   * @param {object} inner the engine's cache
+   * @param {{ updateAgeOnGet: boolean }} options the options it was created with
+   */
+  constructor (inner, options) {
     this.#inner = inner
     this.#into = typeof inner.getInto === 'function'
+    this.#getFlags = options.updateAgeOnGet ? FLAG.updateAgeOnGet : 0
   }
 
-  /** @param {string} key */
-  get (key) {
+  /**
+   * The read flags of one call: the cache's defaults overridden by the options given.
+   * @param {string} fn
+   * @param {unknown} options
+   * @param {readonly string[]} keys the options `fn` takes
+   * @param {number} defaults
+   * @returns {number | undefined} `undefined` without options
+   */
+  #flags (fn, options, keys, defaults) {
+    if (!validate.options(fn, options, keys)) return undefined
+    let flags = defaults
+    for (const name of keys) {
+      const value = options[name]
+      if (value === undefined) continue
+      validate.boolean(fn, `options.${name}`, value)
+      flags = value ? flags | FLAG[name] : flags & ~FLAG[name]
+    }
+    return flags
+  }
+
+  /**
+   * @param {string} key
+   * @param {{ allowStale?: boolean, updateAgeOnGet?: boolean, noDeleteOnStaleGet?: boolean }} [options]
+   */
+  get (key, options) {
     if (typeof key !== 'string') throw validate.typeError('cache.get', 'key', 'a string', key)
-    if (!this.#into) return this.#inner.get(key)
+    const flags = options === undefined ? undefined : this.#flags('cache.get', options, GET_KEYS, this.#getFlags)
+    if (!this.#into) return this.#inner.get(key, flags)
     // The native engine copies a bytes value that fits into this thread's slab and answers its
     // length; a Buffer made here (from Node's pool for small sizes) is far cheaper than one
     // made through N-API. The slab never leaves this module.
     slab ??= Buffer.allocUnsafeSlow(SLAB_BYTES)
-    const found = this.#inner.getInto(key, slab)
+    const found = this.#inner.getInto(key, slab, flags)
     if (typeof found !== 'number') return found
     const out = Buffer.allocUnsafe(found)
     slab.copy(out, 0, 0, found)
@@ -101,6 +140,7 @@ class Cache {
    * @param {string} key
    * @param {string | Uint8Array} value
    * @param {{ ttlMs?: number }} [options]
+   * @returns {this}
    */
   set (key, value, options) {
     if (typeof key !== 'string') throw validate.typeError('cache.set', 'key', 'a string', key)
@@ -110,18 +150,27 @@ class Cache {
     } else {
       this.#inner.set(key, value, { ttlMs: Math.ceil(validate.duration('cache.set', 'options.ttlMs', options.ttlMs, validate.MAX_SAFE)) })
     }
+    return this
   }
 
-  /** @param {string} key */
-  has (key) {
+  /**
+   * @param {string} key
+   * @param {{ updateAgeOnHas?: boolean }} [options]
+   */
+  has (key, options) {
     if (typeof key !== 'string') throw validate.typeError('cache.has', 'key', 'a string', key)
-    return this.#inner.has(key)
+    if (options === undefined) return this.#inner.has(key)
+    return this.#inner.has(key, this.#flags('cache.has', options, HAS_KEYS, 0))
   }
 
-  /** @param {string} key */
-  peek (key) {
+  /**
+   * @param {string} key
+   * @param {{ allowStale?: boolean }} [options]
+   */
+  peek (key, options) {
     if (typeof key !== 'string') throw validate.typeError('cache.peek', 'key', 'a string', key)
-    return this.#inner.peek(key)
+    if (options === undefined) return this.#inner.peek(key)
+    return this.#inner.peek(key, this.#flags('cache.peek', options, PEEK_KEYS, this.#getFlags))
   }
 
   /** @param {string} key */
@@ -173,7 +222,7 @@ function cacheApi (engine, config) {
         // The native engine refuses with a code; the words are validate.js's.
         throw error?.code === 'ULTRA_NAMED_CACHE_MISMATCH' ? validate.namedCacheMismatchError(options.name, options) : error
       }
-      return new Cache(inner)
+      return new Cache(inner, options)
     }
   }
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use napi::{sys, Env};
 use ultra_core::cache::{
-    Accounting, Cache, CacheError, CacheOptions, RemainingTtl, SharedCache, Value, ValueKind,
-    ValueRef,
+    Accounting, Cache, CacheError, CacheOptions, ReadOptions, RemainingTtl, SharedCache, Value,
+    ValueKind, ValueRef,
 };
 
 use crate::error::{integer, range_error, type_error, Fail, R};
@@ -151,16 +151,67 @@ fn options_error(e: &CacheError) -> Fail {
     ))
 }
 
-/// Reads a key: a string.
-fn with_key<T>(env: Env, function: &str, key: Val, f: impl FnOnce(&str) -> R<T>) -> R<T> {
+/// Reads a key: a string, as the cache's key bytes: its WTF-8 encoding, so that distinct JS
+/// strings are distinct keys (a lone surrogate is encoded as itself, never as U+FFFD).
+///
+/// The UTF-8 that N-API writes is already WTF-8 unless the string holds a lone surrogate, which
+/// N-API writes as U+FFFD (`EF BF BD`). Only a key whose UTF-8 holds that sequence is read
+/// again as UTF-16 and encoded by hand, so the common key costs one N-API call and no
+/// allocation. WTF-8 has as many bytes as `Buffer.byteLength`, so `maxBytes` counts the same.
+fn with_key<T>(env: Env, function: &str, key: Val, f: impl FnOnce(&[u8]) -> R<T>) -> R<T> {
     if raw::kind(env, key)? != Kind::String {
         return Err(type_error(function, "key"));
     }
-    raw::with_utf8(env, key, |bytes| match std::str::from_utf8(bytes) {
-        Ok(k) => f(k),
-        // N-API writes well-formed UTF-8; this cannot happen.
-        Err(_) => Err(Fail::Error(format!("{function}: key is not valid UTF-8"))),
-    })
+    let mut f = Some(f);
+    let done = raw::with_utf8(env, key, |bytes| {
+        if bytes.contains(&0xEF) && bytes.windows(3).any(|w| w == REPLACEMENT) {
+            return Ok(None);
+        }
+        f.take().map(|f| f(bytes)).transpose()
+    })?;
+    match (done, f) {
+        (Some(out), _) => Ok(out),
+        (None, Some(f)) => f(&wtf8(&raw::utf16(env, key)?)),
+        (None, None) => Err(Fail::Error(format!("{function}: key read twice"))),
+    }
+}
+
+/// U+FFFD in UTF-8.
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+/// The WTF-8 encoding of UTF-16 code units: UTF-8, with each lone surrogate encoded as the
+/// three bytes its code point would take.
+fn wtf8(units: &[u16]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(units.len() * 3);
+    for c in char::decode_utf16(units.iter().copied()) {
+        match c {
+            Ok(c) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            Err(e) => {
+                let u = e.unpaired_surrogate();
+                out.extend_from_slice(&[
+                    0xE0 | (u >> 12) as u8,
+                    0x80 | ((u >> 6) & 0x3F) as u8,
+                    0x80 | (u & 0x3F) as u8,
+                ]);
+            }
+        }
+    }
+    out
+}
+
+/// Read flags of `get`, `peek` and `has` (`lib/cache.js` builds them from the per-call options
+/// and the cache's defaults): bit 0 `allowStale`, bit 1 `updateAgeOnGet` (`updateAgeOnHas` for
+/// `has`), bit 2 `noDeleteOnStaleGet`. `undefined`: the cache's own defaults.
+fn read_flags(env: Env, function: &str, flags: Val) -> R<Option<ReadOptions>> {
+    if raw::kind(env, flags)? == Kind::Undefined {
+        return Ok(None);
+    }
+    let bits = integer(env, function, "flags", flags, 0.0, 7.0)? as u32;
+    Ok(Some(ReadOptions {
+        allow_stale: bits & 1 != 0,
+        update_age: bits & 2 != 0,
+        keep_stale: bits & 4 != 0,
+    }))
 }
 
 /// A cached value as JS: a string, or a new Buffer holding a copy of the bytes.
@@ -183,19 +234,26 @@ impl NativeCache {
     /// Looks `key` up with `get` (or `peek`) and returns the value as JS. A shared cache's
     /// value is copied out under the lock and turned into JS after it, so that V8's
     /// allocation (and any garbage collection it triggers) never holds other threads up.
-    fn lookup(&mut self, env: Env, function: &str, key: Val, peek: bool) -> R<Val> {
+    fn lookup(&mut self, env: Env, function: &str, key: Val, flags: Val, peek: bool) -> R<Val> {
+        let read = read_flags(env, function, flags)?;
         with_key(env, function, key, |k| {
             let found = match &mut self.inner {
                 Inner::Local(cache) => {
-                    let found = if peek {
-                        cache.peek_with(k, |v| to_js(env, v))
-                    } else {
-                        cache.get_with(k, |v| to_js(env, v))
+                    let found = match (peek, read) {
+                        (true, None) => cache.peek_with(k, |v| to_js(env, v)),
+                        (true, Some(r)) => cache.peek_with_options(k, r, |v| to_js(env, v)),
+                        (false, None) => cache.get_with(k, |v| to_js(env, v)),
+                        (false, Some(r)) => cache.get_with_options(k, r, |v| to_js(env, v)),
                     };
                     found.transpose()?
                 }
                 Inner::Shared(shared) => {
-                    let copy = if peek { shared.peek(k) } else { shared.get(k) };
+                    let copy = shared.with(|c| match (peek, read) {
+                        (true, None) => c.peek(k),
+                        (true, Some(r)) => c.peek_with_options(k, r, Value::clone),
+                        (false, None) => c.get(k),
+                        (false, Some(r)) => c.get_with_options(k, r, Value::clone),
+                    });
                     copy.map(|v| to_js(env, &v)).transpose()?
                 }
             };
@@ -207,9 +265,10 @@ impl NativeCache {
     }
 }
 
-/// `get(key)`: the value, or `undefined` when absent or expired; makes it the most recent.
-fn get(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
-    this.lookup(env, "cache.get", key, false)
+/// `get(key, flags?)`: the value, or `undefined` when absent or expired (see [`read_flags`]);
+/// makes a live entry the most recent.
+fn get(env: Env, this: &mut NativeCache, [key, flags]: [Val; 2]) -> R<Val> {
+    this.lookup(env, "cache.get", key, flags, false)
 }
 
 /// `getInto(key, slab)`: `get` for the JS wrapper's hot path. A bytes value that fits in `slab`
@@ -217,8 +276,9 @@ fn get(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
 /// the wrapper copies it into a Buffer of its own, which is far cheaper than creating one
 /// through N-API. Strings, larger values and misses come back as `get` returns them. Nothing
 /// of the cache's memory ever reaches JS: the slab is JS memory, written only during the call.
-fn get_into(env: Env, this: &mut NativeCache, [key, slab]: [Val; 2]) -> R<Val> {
+fn get_into(env: Env, this: &mut NativeCache, [key, slab, flags]: [Val; 3]) -> R<Val> {
     const F: &str = "cache.getInto";
+    let read = read_flags(env, F, flags)?;
     let into = |env: Env, v: &Value, slab: &mut [u8]| -> R<Val> {
         match v.kind {
             ValueKind::Bytes if v.data.len() <= slab.len() => {
@@ -229,9 +289,18 @@ fn get_into(env: Env, this: &mut NativeCache, [key, slab]: [Val; 2]) -> R<Val> {
         }
     };
     let found = raw::with_bytes_mut(env, slab, |slab| {
-        with_key(env, F, key, |k| match &mut this.inner {
-            Inner::Local(cache) => cache.get_with(k, |v| into(env, v, slab)).transpose(),
-            Inner::Shared(shared) => shared.get(k).map(|v| into(env, &v, slab)).transpose(),
+        with_key(env, F, key, |k| match (&mut this.inner, read) {
+            (Inner::Local(cache), None) => cache.get_with(k, |v| into(env, v, slab)).transpose(),
+            (Inner::Local(cache), Some(r)) => cache
+                .get_with_options(k, r, |v| into(env, v, slab))
+                .transpose(),
+            (Inner::Shared(shared), read) => shared
+                .with(|c| match read {
+                    None => c.get(k),
+                    Some(r) => c.get_with_options(k, r, Value::clone),
+                })
+                .map(|v| into(env, &v, slab))
+                .transpose(),
         })
     })?
     .ok_or_else(|| type_error(F, "slab"))?;
@@ -241,9 +310,10 @@ fn get_into(env: Env, this: &mut NativeCache, [key, slab]: [Val; 2]) -> R<Val> {
     }
 }
 
-/// `peek(key)`: like `get`, without refreshing recency or counting a hit or miss.
-fn peek(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
-    this.lookup(env, "cache.peek", key, true)
+/// `peek(key, flags?)`: like `get`, without refreshing recency or counting a hit or miss, and
+/// never removing an expired entry.
+fn peek(env: Env, this: &mut NativeCache, [key, flags]: [Val; 2]) -> R<Val> {
+    this.lookup(env, "cache.peek", key, flags, true)
 }
 
 /// `set(key, value, options?)`: stores a copy of `value` (a string or bytes) under `key`;
@@ -278,14 +348,18 @@ fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<V
     raw::undefined(env)
 }
 
-/// `has(key)`: whether `key` has a live entry; does not refresh recency or count a hit or
-/// miss.
-fn has(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
-    let found = with_key(env, "cache.has", key, |k| Ok(this.with(|c| c.has(k))))?;
+/// `has(key, flags?)`: whether `key` has a live entry; does not refresh recency or count a hit
+/// or miss; with flag bit 1 (`updateAgeOnHas`) a live entry's TTL restarts.
+fn has(env: Env, this: &mut NativeCache, [key, flags]: [Val; 2]) -> R<Val> {
+    const F: &str = "cache.has";
+    let update_age = read_flags(env, F, flags)?.is_some_and(|r| r.update_age);
+    let found = with_key(env, F, key, |k| {
+        Ok(this.with(|c| c.has_with_options(k, update_age)))
+    })?;
     raw::bool_val(env, found)
 }
 
-/// `delete(key)`: removes `key`; `true` when a live entry was removed.
+/// `delete(key)`: removes `key`; `true` when an entry (expired or not) was removed.
 fn delete(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
     let removed = with_key(env, "cache.delete", key, |k| Ok(this.with(|c| c.delete(k))))?;
     raw::bool_val(env, removed)
@@ -344,10 +418,10 @@ fn stats(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
     Ok(out)
 }
 
-glue::method!(get_cb, NativeCache, 1, "cache.get", get);
-glue::method!(peek_cb, NativeCache, 1, "cache.peek", peek);
+glue::method!(get_cb, NativeCache, 2, "cache.get", get);
+glue::method!(peek_cb, NativeCache, 2, "cache.peek", peek);
 glue::method!(set_cb, NativeCache, 3, "cache.set", set);
-glue::method!(has_cb, NativeCache, 1, "cache.has", has);
+glue::method!(has_cb, NativeCache, 2, "cache.has", has);
 glue::method!(delete_cb, NativeCache, 1, "cache.delete", delete);
 glue::method!(clear_cb, NativeCache, 0, "cache.clear", clear);
 glue::method!(size_cb, NativeCache, 0, "cache.size", size);
@@ -366,7 +440,7 @@ glue::method!(
     purge_expired
 );
 glue::method!(stats_cb, NativeCache, 0, "cache.stats", stats);
-glue::method!(get_into_cb, NativeCache, 2, "cache.getInto", get_into);
+glue::method!(get_into_cb, NativeCache, 3, "cache.getInto", get_into);
 glue::function!(create_cache_cb, 1, create_cache);
 
 /// The members of `NativeCache`.

@@ -49,6 +49,12 @@ const expired: number = cacheStats.evictions.expired
 cache.clear()
 // @ts-expect-error keys are strings
 cache.get(1)
+const chained: Cache = cache.set('a', 'b').set('c', 'd', { ttlMs: 0 })
+const stale: string | Buffer | undefined = cache.get('k', { allowStale: true, updateAgeOnGet: false, noDeleteOnStaleGet: true })
+const stalePeek: string | Buffer | undefined = cache.peek('k', { allowStale: true })
+const hadIt: boolean = cache.has('k', { updateAgeOnHas: true })
+// @ts-expect-error per-call options are lru-cache's, by method
+cache.has('k', { allowStale: true })
 // @ts-expect-error size is read-only
 cache.size = 3
 
@@ -108,5 +114,6 @@ const viaDefault: string = ultra.blake3Hash('default import')
 export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
-  inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault
+  inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
+  chained, stale, stalePeek, hadIt
 }

@@ -1,0 +1,148 @@
+// lru-cache 11's semantics where ultra's cache has the feature, on the engine of this run
+// (`npm test` native, `npm run test:fallback` the fallback): keys as JS strings, per-call read
+// options, stale entries, delete and set as lru-cache answer them.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { api, waitFor } from './support.mjs'
+
+const { createCache } = api
+
+test('distinct strings are distinct keys, lone surrogates included', () => {
+  const keys = ['\uD800', '\uDC00', '\uFFFD', '\uD800\uDC00', '\uDBFF\uDFFF', 'a\uD800b', 'a\uFFFDb', '\uDC00\uD800', '']
+  const cache = createCache({ max: 100 })
+  keys.forEach((k, i) => cache.set(k, `v${i}`))
+  assert.equal(cache.size, keys.length)
+  keys.forEach((k, i) => {
+    assert.equal(cache.get(k), `v${i}`, JSON.stringify(k))
+    assert.equal(cache.has(k), true)
+    assert.equal(cache.peek(k), `v${i}`)
+  })
+  // A key counts as many bytes as Buffer.byteLength gives it (a lone surrogate: 3).
+  const bytes = keys.reduce((n, k, i) => n + Math.max(1, Buffer.byteLength(k) + `v${i}`.length), 0)
+  assert.equal(cache.stats().bytes, bytes)
+  assert.equal(cache.delete('\uD800'), true)
+  assert.equal(cache.get('\uFFFD'), 'v2')
+  assert.equal(cache.get('\uD800'), undefined)
+  assert.equal(cache.size, keys.length - 1)
+})
+
+test('set returns the cache, so calls chain as in lru-cache', () => {
+  const cache = createCache({ max: 10 })
+  assert.equal(cache.set('a', '1'), cache)
+  assert.equal(cache.set('b', '2').set('c', '3', { ttlMs: 0 }).get('c'), '3')
+  // A refused entry returns the cache too.
+  const small = createCache({ maxBytes: 4 })
+  assert.equal(small.set('k', 'too long'), small)
+  assert.equal(small.has('k'), false)
+})
+
+test('per-call options: unknown ones are refused with the error of set, values are checked', () => {
+  const cache = createCache({ max: 10 })
+  const cases = [
+    [() => cache.get('k', { bogus: true }), 'cache.get: options must have only the keys allowStale, updateAgeOnGet, noDeleteOnStaleGet, got key "bogus"'],
+    [() => cache.peek('k', { updateAgeOnGet: true }), 'cache.peek: options must have only the keys allowStale, got key "updateAgeOnGet"'],
+    [() => cache.has('k', { allowStale: true }), 'cache.has: options must have only the keys updateAgeOnHas, got key "allowStale"'],
+    [() => cache.set('k', 'v', { ttl: 1 }), 'cache.set: options must have only the keys ttlMs, got key "ttl"']
+  ]
+  for (const [fn, message] of cases) assert.throws(fn, { name: 'TypeError', message })
+  assert.throws(() => cache.get('k', { allowStale: 1 }), { name: 'TypeError', message: 'cache.get: options.allowStale must be a boolean, got 1' })
+  assert.throws(() => cache.get('k', 5), { name: 'TypeError', message: 'cache.get: options must be an object, got 5' })
+  assert.throws(() => cache.has('k', { updateAgeOnHas: 'yes' }), { name: 'TypeError', message: 'cache.has: options.updateAgeOnHas must be a boolean, got "yes"' })
+  // Known options with a live entry change nothing about the answer.
+  cache.set('k', 'v')
+  assert.equal(cache.get('k', { allowStale: true, updateAgeOnGet: false, noDeleteOnStaleGet: true }), 'v')
+  assert.equal(cache.peek('k', { allowStale: false }), 'v')
+  assert.equal(cache.has('k', {}), true)
+})
+
+/** A cache holding `stale` (expired, not yet removed) and `live` entries. */
+async function withStale (options = {}) {
+  const cache = createCache({ max: 10, ...options })
+  cache.set('stale', 'old', { ttlMs: 25 })
+  cache.set('bytes', Buffer.from('old bytes'), { ttlMs: 25 })
+  cache.set('live', 'fresh', { ttlMs: 0 })
+  await waitFor(() => !cache.has('stale') && !cache.has('bytes'))
+  return cache
+}
+
+test('an expired entry is a miss; allowStale serves it once and removes it', async () => {
+  const cache = await withStale()
+  assert.equal(cache.size, 3, 'has() leaves expired entries in place')
+  assert.equal(cache.peek('stale'), undefined)
+  assert.equal(cache.peek('stale', { allowStale: true }), 'old', 'peek serves a stale value on request...')
+  assert.equal(cache.size, 3, '...and never removes it')
+  assert.equal(cache.get('stale', { allowStale: true }), 'old')
+  assert.equal(cache.get('stale', { allowStale: true }), undefined, 'served once')
+  assert.equal(cache.size, 2)
+  const bytes = cache.get('bytes', { allowStale: true })
+  assert.ok(Buffer.isBuffer(bytes) && bytes.toString() === 'old bytes')
+  assert.equal(cache.size, 1)
+  const s = cache.stats()
+  assert.equal(s.hits, 0)
+  assert.equal(s.misses, 3, 'a stale value served counts as a miss')
+  assert.equal(s.evictions.expired, 2)
+})
+
+test('noDeleteOnStaleGet keeps an expired entry: served on every get with allowStale', async () => {
+  const cache = await withStale()
+  assert.equal(cache.get('stale', { noDeleteOnStaleGet: true }), undefined)
+  assert.equal(cache.size, 3, 'kept')
+  for (let i = 0; i < 3; i++) assert.equal(cache.get('stale', { allowStale: true, noDeleteOnStaleGet: true }), 'old')
+  assert.equal(cache.size, 3)
+  assert.equal(cache.has('stale'), false)
+  assert.equal(cache.stats().evictions.expired, 0)
+  // Without the option, the next get removes it.
+  assert.equal(cache.get('stale'), undefined)
+  assert.equal(cache.size, 2)
+  assert.equal(cache.stats().evictions.expired, 1)
+})
+
+test('a kept stale entry keeps its place: it is still the first evicted', async () => {
+  const cache = createCache({ max: 3 })
+  cache.set('old', 'x', { ttlMs: 25 })
+  cache.set('mid', 'y')
+  cache.set('new', 'z')
+  await waitFor(() => !cache.has('old'))
+  assert.equal(cache.get('old', { allowStale: true, noDeleteOnStaleGet: true }), 'x')
+  assert.equal(cache.get('mid', { noDeleteOnStaleGet: true }), 'y') // a live hit is promoted
+  cache.set('fourth', 'w')
+  assert.equal(cache.peek('old', { allowStale: true }), undefined, 'old was evicted first')
+  cache.set('fifth', 'v')
+  assert.equal(cache.has('new'), false, 'then new, the least recent live entry')
+  assert.equal(cache.has('mid'), true)
+})
+
+test('updateAgeOnGet per call restarts the TTL, or not, whatever the cache default', async () => {
+  for (const updateAgeOnGet of [false, true]) {
+    const cache = createCache({ max: 10, ttlMs: 400, updateAgeOnGet })
+    cache.set('k', 'v')
+    await waitFor(() => cache.remainingTtlMs('k') < 350)
+    let before = cache.remainingTtlMs('k')
+    assert.equal(cache.get('k', { updateAgeOnGet: false }), 'v')
+    assert.ok(cache.remainingTtlMs('k') <= before, `not restarted (default ${updateAgeOnGet})`)
+    before = cache.remainingTtlMs('k')
+    assert.equal(cache.get('k', { updateAgeOnGet: true }), 'v')
+    assert.ok(cache.remainingTtlMs('k') > before, `restarted (default ${updateAgeOnGet})`)
+  }
+})
+
+test('has with updateAgeOnHas restarts a live TTL', async () => {
+  const cache = createCache({ max: 10, ttlMs: 400 })
+  cache.set('k', 'v')
+  await waitFor(() => cache.remainingTtlMs('k') < 350)
+  let before = cache.remainingTtlMs('k')
+  assert.equal(cache.has('k'), true)
+  assert.ok(cache.remainingTtlMs('k') <= before)
+  before = cache.remainingTtlMs('k')
+  assert.equal(cache.has('k', { updateAgeOnHas: true }), true)
+  assert.ok(cache.remainingTtlMs('k') > before)
+})
+
+test('delete of an expired entry answers true, as lru-cache does', async () => {
+  const cache = await withStale()
+  assert.equal(cache.delete('stale'), true)
+  assert.equal(cache.delete('stale'), false)
+  assert.equal(cache.delete('never'), false)
+  assert.equal(cache.size, 2)
+  assert.equal(cache.stats().evictions.expired, 0, 'a delete is not an eviction')
+})
