@@ -97,7 +97,10 @@ export declare function initMemorySubsystem(options?: MemoryConfigOptions): Memo
 
 // ---------------------------------------------------------------- cache
 
-/** Options of {@link createCache}. At least one bound (max, maxBytes, ttlMs > 0) is needed. */
+/**
+ * Options of {@link createCache}, lru-cache 11's where they overlap. At least one bound
+ * (max, maxBytes, ttlMs > 0) is needed.
+ */
 export interface CacheOptions {
   /** Most entries kept, 1..2^24. */
   max?: number
@@ -107,6 +110,18 @@ export interface CacheOptions {
   ttlMs?: number
   /** Whether `get` restarts an entry's TTL. Default `false`. */
   updateAgeOnGet?: boolean
+  /**
+   * Whether `get` and `peek` return an expired entry's value (`get` then removes it, unless
+   * `noDeleteOnStaleGet`). Default `false`. Per call: {@link CacheGetOptions}.
+   */
+  allowStale?: boolean
+  /** Whether `get` leaves an expired entry in place (stale-while-revalidate). Default `false`. */
+  noDeleteOnStaleGet?: boolean
+  /**
+   * Largest entry stored, in the bytes `maxBytes` counts (1..2^53-1): a larger one is not
+   * stored, evicts nothing, and removes the key's previous value. Default: `maxBytes`.
+   */
+  maxEntrySize?: number
   /**
    * Opens a named cache: every call with the same name returns a handle on the
    * same cache, which must be opened with the same bounds. Native: shared by all
@@ -175,8 +190,8 @@ export interface Cache {
   get(key: string, options?: CacheGetOptions): string | Buffer | undefined
   /**
    * Stores a copy of `value` and returns the cache. `options.ttlMs` overrides the cache's
-   * TTL for this entry (0: never expires). A value larger than `maxBytes` is not stored
-   * and removes the key's previous value.
+   * TTL for this entry (0: never expires). A value larger than `maxBytes` or `maxEntrySize`
+   * is not stored, evicts nothing, and removes the key's previous value.
    */
   set(key: string, value: string | Uint8Array, options?: { ttlMs?: number }): this
   /** Whether a live entry exists; does not refresh its recency. */

@@ -27,14 +27,17 @@
 //! - **Eviction.** After an insert or update, entries are evicted from the least recently used
 //!   end until both bounds hold. Each eviction is counted under one [`EvictionReason`]: `expired`
 //!   if the victim's TTL had already run out, else `capacity` if the entry bound was exceeded,
-//!   else `size`. An entry heavier than `max_bytes` is not stored: `set` returns
-//!   [`CacheError::EntryTooLarge`] and removes any previous value of that key (as `lru-cache`
-//!   does), so the cache never serves a value the caller meant to replace.
+//!   else `size`. An entry heavier than `max_bytes` or [`CacheOptions::max_entry_bytes`] is
+//!   not stored and evicts nothing: `set` returns [`CacheError::EntryTooLarge`] and removes any
+//!   previous value of that key (as `lru-cache` does), so the cache never serves a value the
+//!   caller meant to replace.
 //! - **TTL.** An entry set at time `t` with a TTL of `d` ms is live while `now < t + d`. A TTL of
-//!   `0` means "never expires" (per entry it overrides a default TTL). An expired entry is
-//!   never returned: lookups treat it as absent (a miss) and remove it on the spot, counted as
-//!   an `expired` eviction. Until something touches it or [`Cache::purge_expired`] runs, it
-//!   still counts in [`Cache::len`] and [`Cache::bytes`] (like `lru-cache`'s `size`).
+//!   `0` means "never expires" (per entry it overrides a default TTL). An expired (*stale*)
+//!   entry is a miss: lookups treat it as absent and remove it on the spot, counted as an
+//!   `expired` eviction, unless [`ReadOptions`] (the cache's, or per call) say to hand out its
+//!   value (`allow_stale`) or to keep it (`keep_stale`), `lru-cache`'s stale-while-revalidate.
+//!   Until something removes it or [`Cache::purge_expired`] runs, it still counts in
+//!   [`Cache::len`] and [`Cache::bytes`] (like `lru-cache`'s `size`).
 //! - **Recency.** [`Cache::get`] and [`Cache::set`] make the entry the most recent;
 //!   [`Cache::peek`], [`Cache::has`] and [`Cache::remaining_ttl`] do not. With
 //!   [`CacheOptions::update_age_on_get`], a hit also restarts the entry's TTL.
@@ -409,6 +412,15 @@ pub struct CacheOptions {
     pub ttl_ms: Option<f64>,
     /// Whether a hit ([`Cache::get`]) restarts the entry's TTL.
     pub update_age_on_get: bool,
+    /// Whether look-ups without options of their own hand out a stale entry's value
+    /// ([`ReadOptions::allow_stale`]).
+    pub allow_stale: bool,
+    /// Whether `get`s without options of their own leave a stale entry in place
+    /// ([`ReadOptions::keep_stale`]).
+    pub keep_stale: bool,
+    /// Largest weight of one entry; a heavier entry is refused as one heavier than
+    /// `max_bytes` is, and evicts nothing. `None` or `0`: only `max_bytes` bounds an entry.
+    pub max_entry_bytes: Option<usize>,
     /// What the cache's figures count (default [`Accounting::Memory`]).
     pub accounting: Accounting,
 }
@@ -423,6 +435,9 @@ impl CacheOptions {
             // Exact for every TTL below 2^53 ms (285 000 years).
             ttl_ms: config.cache_ttl_ms.map(|ms| ms as f64),
             update_age_on_get: false,
+            allow_stale: false,
+            keep_stale: false,
+            max_entry_bytes: None,
             accounting: Accounting::Memory,
         }
     }
@@ -430,9 +445,9 @@ impl CacheOptions {
     /// The [`ReadOptions`] of look-ups that give none of their own.
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
-            allow_stale: false,
+            allow_stale: self.allow_stale,
             update_age: self.update_age_on_get,
-            keep_stale: false,
+            keep_stale: self.keep_stale,
         }
     }
 
@@ -443,6 +458,9 @@ impl CacheOptions {
             max_bytes: self.max_bytes.filter(|&n| n != 0),
             ttl_ms: self.ttl_ms.filter(|&t| t != 0.0),
             update_age_on_get: self.update_age_on_get,
+            allow_stale: self.allow_stale,
+            keep_stale: self.keep_stale,
+            max_entry_bytes: self.max_entry_bytes.filter(|&n| n != 0),
             accounting: self.accounting,
         }
     }
@@ -481,16 +499,27 @@ pub enum CacheError {
         /// The smallest weight of an entry ([`Accounting::min_max_bytes`]).
         overhead: usize,
     },
-    /// An entry heavier than `max_bytes`; it was not stored and any previous value of its key
-    /// was removed.
+    /// `max_entry_bytes` is below the weight of the smallest possible entry.
     #[error(
-        "entry of {weight} bytes (key + value + {overhead} overhead) exceeds max_bytes \
-         {max_bytes}: not stored"
+        "max_entry_bytes {max_entry_bytes} is below the per-entry overhead of {overhead} bytes: \
+         no entry could be stored (use 0 for no entry bound)"
+    )]
+    MaxEntryBytesTooSmall {
+        /// The value given.
+        max_entry_bytes: usize,
+        /// The smallest weight of an entry ([`Accounting::min_max_bytes`]).
+        overhead: usize,
+    },
+    /// An entry heavier than `max_bytes` or `max_entry_bytes`; it was not stored, nothing was
+    /// evicted, and any previous value of its key was removed.
+    #[error(
+        "entry of {weight} bytes (key + value + {overhead} overhead) exceeds {max_bytes}, the \
+         largest entry that max_bytes and max_entry_bytes allow: not stored"
     )]
     EntryTooLarge {
         /// The entry's weight (see [`entry_weight`]).
         weight: usize,
-        /// The cache's byte bound.
+        /// The bound it exceeds: the lower of `max_bytes` and `max_entry_bytes`.
         max_bytes: usize,
         /// The per-entry overhead in the weight: [`ENTRY_OVERHEAD`], or 0 under
         /// [`Accounting::LruCache`].
@@ -530,6 +559,8 @@ fn ttl_ns(option: &'static str, ms: f64) -> Result<u64, CacheError> {
 struct Limits {
     max_entries: usize,
     max_bytes: usize,
+    /// The lower of `max_bytes` and `max_entry_bytes`.
+    max_entry: usize,
     default_ttl_ns: u64,
     accounting: Accounting,
 }
@@ -541,8 +572,14 @@ impl Limits {
             Some(ms) => ttl_ns("ttl_ms", ms)?,
             None => 0,
         };
+        let min = o.accounting.min_max_bytes();
+        if let Some(max_entry_bytes) = o.max_entry_bytes.filter(|&n| n < min) {
+            return Err(CacheError::MaxEntryBytesTooSmall {
+                max_entry_bytes,
+                overhead: min,
+            });
+        }
         if let Some(max_bytes) = o.max_bytes {
-            let min = o.accounting.min_max_bytes();
             if max_bytes < min {
                 return Err(CacheError::MaxBytesTooSmall {
                     max_bytes,
@@ -556,6 +593,10 @@ impl Limits {
         Ok(Limits {
             max_entries: o.max_entries.unwrap_or(usize::MAX),
             max_bytes: o.max_bytes.unwrap_or(usize::MAX),
+            max_entry: o
+                .max_bytes
+                .unwrap_or(usize::MAX)
+                .min(o.max_entry_bytes.unwrap_or(usize::MAX)),
             default_ttl_ns,
             accounting: o.accounting,
         })
@@ -1106,7 +1147,7 @@ impl Cache {
         let now = self.now();
         let accounting = self.limits.accounting;
         let weight = accounting.weight(key.len(), value.data.len());
-        if weight > self.limits.max_bytes {
+        if weight > self.limits.max_entry {
             if let Some(e) = self.lru.pop(key) {
                 let reason = match accounting {
                     Accounting::Memory => e.expired(now).then_some(EvictionReason::Expired),
@@ -1121,7 +1162,7 @@ impl Cache {
             }
             return Err(CacheError::EntryTooLarge {
                 weight,
-                max_bytes: self.limits.max_bytes,
+                max_bytes: self.limits.max_entry,
                 overhead: match accounting {
                     Accounting::Memory => ENTRY_OVERHEAD,
                     Accounting::LruCache => 0,
@@ -1553,8 +1594,7 @@ mod tests {
             max_entries,
             max_bytes,
             ttl_ms: ttl,
-            update_age_on_get: false,
-            accounting: Accounting::Memory,
+            ..CacheOptions::default()
         }
     }
 

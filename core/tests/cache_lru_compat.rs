@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ultra_core::cache::{
-    Accounting, Cache, CacheOptions, ManualClock, ReadOptions, RemainingTtl, Value,
+    Accounting, Cache, CacheError, CacheOptions, ManualClock, ReadOptions, RemainingTtl, Value,
 };
 
 fn lru_ttl(ttl_ms: f64, clock: &Arc<ManualClock>) -> Cache {
@@ -223,4 +223,109 @@ fn has_with_update_age_restarts_a_live_ttl_only() {
         "a stale entry is not revived"
     );
     assert_eq!(c.remaining_ttl("k"), None);
+}
+
+#[test]
+fn an_entry_above_max_entry_bytes_is_refused_and_evicts_nothing() {
+    let mut c = Cache::new(CacheOptions {
+        max_entries: Some(3),
+        max_bytes: Some(100),
+        max_entry_bytes: Some(10),
+        accounting: Accounting::LruCache,
+        ..CacheOptions::default()
+    })
+    .unwrap();
+    c.set("a", "123456789", None).unwrap(); // 10 bytes: fits
+    c.set("b", "1", None).unwrap();
+    c.set("c", "2", None).unwrap();
+    let e = c.set("big", "x".repeat(50).as_str(), None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CacheError::EntryTooLarge {
+                weight: 53,
+                max_bytes: 10,
+                overhead: 0
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("max_entry_bytes"), "{e}");
+    assert_eq!(
+        keys(&c),
+        [b"c".to_vec(), b"b".to_vec(), b"a".to_vec()],
+        "nothing evicted"
+    );
+    let s = c.stats();
+    assert_eq!(
+        (s.evictions_capacity, s.evictions_size),
+        (0, 1),
+        "the refusal is counted"
+    );
+    // Replacing a key with a too-large value removes its old value, and only that.
+    assert!(c.set("a", "1234567890", None).is_err());
+    assert_eq!(keys(&c), [b"c".to_vec(), b"b".to_vec()]);
+    // max_entry_bytes above max_bytes changes nothing; below the smallest entry it is refused.
+    let mut wide = Cache::new(CacheOptions {
+        max_bytes: Some(10),
+        max_entry_bytes: Some(1000),
+        accounting: Accounting::LruCache,
+        ..CacheOptions::default()
+    })
+    .unwrap();
+    assert!(wide.set("k", "x".repeat(20).as_str(), None).is_err());
+    assert!(matches!(
+        Cache::new(CacheOptions {
+            max_entries: Some(1),
+            max_entry_bytes: Some(50),
+            ..CacheOptions::default()
+        })
+        .unwrap_err(),
+        CacheError::MaxEntryBytesTooSmall { .. }
+    ));
+    // 0 means no entry bound, and max_entry_bytes alone is no bound of the cache.
+    assert!(Cache::new(CacheOptions {
+        max_entries: Some(1),
+        max_entry_bytes: Some(0),
+        ..CacheOptions::default()
+    })
+    .is_ok());
+    assert_eq!(
+        Cache::new(CacheOptions {
+            max_entry_bytes: Some(1000),
+            ..CacheOptions::default()
+        })
+        .unwrap_err(),
+        CacheError::NoBound
+    );
+}
+
+#[test]
+fn the_cache_read_options_are_the_default_of_every_look_up() {
+    let clock = Arc::new(ManualClock::new());
+    let mut c = Cache::with_clock(
+        CacheOptions {
+            max_entries: Some(10),
+            ttl_ms: Some(10.0),
+            allow_stale: true,
+            keep_stale: true,
+            accounting: Accounting::LruCache,
+            ..CacheOptions::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    c.set("k", "v", None).unwrap();
+    clock.advance_ms(10);
+    assert_eq!(c.get("k"), Some(Value::str("v")));
+    assert_eq!(c.get("k"), Some(Value::str("v")));
+    assert_eq!(c.peek("k"), Some(Value::str("v")));
+    assert!(!c.has("k"), "has never answers true for a stale entry");
+    assert_eq!(c.len(), 1);
+    // Per-call options override them.
+    assert_eq!(
+        c.get_with_options("k", ReadOptions::default(), Value::clone),
+        None
+    );
+    assert_eq!(c.len(), 0);
 }

@@ -146,3 +146,66 @@ test('delete of an expired entry answers true, as lru-cache does', async () => {
   assert.equal(cache.size, 2)
   assert.equal(cache.stats().evictions.expired, 0, 'a delete is not an eviction')
 })
+
+test('maxEntrySize: a larger entry is not stored, evicts nothing and removes the old value of its key', () => {
+  for (const options of [{ max: 3, maxEntrySize: 10 }, { max: 3, maxBytes: 1000, maxEntrySize: 10 }]) {
+    const cache = createCache(options)
+    cache.set('a', '123456789') // 10 bytes: fits
+    cache.set('b', Buffer.alloc(5))
+    cache.set('c', 'x')
+    assert.equal(cache.set('big', Buffer.alloc(5 * 1024 * 1024)), cache)
+    assert.equal(cache.has('big'), false)
+    assert.deepEqual(['a', 'b', 'c'].map((k) => cache.has(k)), [true, true, true], 'nothing evicted')
+    assert.deepEqual(cache.stats().evictions, { capacity: 0, size: 1, expired: 0 }, 'the refusal counts as a size eviction')
+    cache.set('a', '1234567890') // 11 bytes
+    assert.equal(cache.get('a'), undefined, 'the value it would replace is gone')
+    assert.equal(cache.size, 2)
+  }
+  // Above maxBytes, maxBytes decides.
+  const cache = createCache({ maxBytes: 10, maxEntrySize: 100 })
+  cache.set('k', 'x'.repeat(20))
+  assert.equal(cache.has('k'), false)
+  // maxEntrySize is no bound of the cache.
+  assert.throws(() => createCache({ maxEntrySize: 10 }), { name: 'RangeError', message: /^createCache: options must be given at least one bound/ })
+  assert.throws(() => createCache({ max: 1, maxEntrySize: 0 }), { name: 'RangeError', message: /^createCache: options\.maxEntrySize must be an integer in \[1, / })
+  assert.throws(() => createCache({ max: 1, maxEntrySize: '10' }), { name: 'TypeError', message: /^createCache: options\.maxEntrySize must be/ })
+})
+
+test('allowStale on the cache: every get serves a stale value once, peek serves it too', async () => {
+  const cache = await withStale({ allowStale: true })
+  assert.equal(cache.peek('stale'), 'old')
+  assert.equal(cache.get('stale'), 'old')
+  assert.equal(cache.get('stale'), undefined)
+  assert.equal(cache.has('bytes'), false)
+  assert.equal(cache.get('bytes', { allowStale: false }), undefined, 'a per-call option overrides the cache')
+  assert.equal(cache.size, 1)
+  assert.equal(cache.stats().misses, 3)
+})
+
+test('allowStale with noDeleteOnStaleGet on the cache: stale-while-revalidate until the entry is replaced', async () => {
+  const cache = await withStale({ allowStale: true, noDeleteOnStaleGet: true })
+  for (let i = 0; i < 3; i++) assert.equal(cache.get('stale'), 'old')
+  assert.equal(cache.size, 3)
+  assert.equal(cache.stats().evictions.expired, 0)
+  cache.set('stale', 'new') // the revalidated value
+  assert.equal(cache.get('stale'), 'new')
+  assert.equal(cache.stats().hits, 1)
+  assert.equal(cache.get('bytes', { noDeleteOnStaleGet: false }).toString(), 'old bytes')
+  assert.equal(cache.size, 2)
+  // noDeleteOnStaleGet alone keeps the entry but serves nothing.
+  const kept = await withStale({ noDeleteOnStaleGet: true })
+  assert.equal(kept.get('stale'), undefined)
+  assert.equal(kept.size, 3)
+  assert.equal(kept.get('stale', { allowStale: true }), 'old')
+})
+
+test('the stale options are checked and are part of a named cache\'s bounds', () => {
+  assert.throws(() => createCache({ max: 1, allowStale: 'yes' }), { name: 'TypeError', message: 'createCache: options.allowStale must be a boolean, got "yes"' })
+  assert.throws(() => createCache({ max: 1, noDeleteOnStaleGet: 1 }), { name: 'TypeError', message: 'createCache: options.noDeleteOnStaleGet must be a boolean, got 1' })
+  const name = 'cache-lru-spec-stale'
+  createCache({ name, max: 2, allowStale: true, maxEntrySize: 5 })
+  assert.equal(createCache({ name, max: 2, allowStale: true, maxEntrySize: 5 }).set('k', 'v').get('k'), 'v')
+  for (const other of [{ allowStale: false, maxEntrySize: 5 }, { allowStale: true }, { allowStale: true, maxEntrySize: 5, noDeleteOnStaleGet: true }]) {
+    assert.throws(() => createCache({ name, max: 2, ...other }), { name: 'RangeError', message: /^createCache: options must be the bounds the cache named/ })
+  }
+})

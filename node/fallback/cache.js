@@ -36,6 +36,9 @@ class FallbackCache {
   #lru
   #max
   #maxBytes
+  /** The largest entry stored: the lower of `maxBytes` and `maxEntrySize` (0: none). */
+  #maxEntry
+  #allowStale
   #hits = 0
   #misses = 0
   #inserts = 0
@@ -44,11 +47,17 @@ class FallbackCache {
   /** Whether the `set` under way fills a full cache, so its first eviction is for capacity. */
   #capacityPending = false
 
-  /** @param {{ max?: number, maxBytes?: number, ttlMs?: number, updateAgeOnGet: boolean }} options */
+  /**
+   * @param {{ max?: number, maxBytes?: number, ttlMs?: number, updateAgeOnGet: boolean,
+   *   allowStale: boolean, noDeleteOnStaleGet: boolean, maxEntrySize?: number }} options
+   */
   constructor (options) {
     this.#options = options
     this.#max = options.max ?? 0
     this.#maxBytes = options.maxBytes ?? 0
+    this.#maxEntry = Math.min(options.maxBytes ?? Infinity, options.maxEntrySize ?? Infinity)
+    if (this.#maxEntry === Infinity) this.#maxEntry = 0
+    this.#allowStale = options.allowStale
     this.#lru = new LRUCache({
       max: this.#max,
       maxSize: this.#maxBytes,
@@ -58,6 +67,8 @@ class FallbackCache {
       // A cache bounded by TTL alone would otherwise keep expired entries until met.
       ttlAutopurge: this.#max === 0 && this.#maxBytes === 0,
       updateAgeOnGet: options.updateAgeOnGet,
+      allowStale: options.allowStale,
+      noDeleteOnStaleGet: options.noDeleteOnStaleGet,
       dispose: (_value, _key, reason) => this.#count(reason)
     })
     live.caches.add(this)
@@ -70,7 +81,9 @@ class FallbackCache {
   hasBounds (options) {
     const own = this.#options
     return own.max === options.max && own.maxBytes === options.maxBytes &&
-      own.ttlMs === options.ttlMs && own.updateAgeOnGet === options.updateAgeOnGet
+      own.ttlMs === options.ttlMs && own.updateAgeOnGet === options.updateAgeOnGet &&
+      own.allowStale === options.allowStale && own.noDeleteOnStaleGet === options.noDeleteOnStaleGet &&
+      own.maxEntrySize === options.maxEntrySize
   }
 
   /** @param {string} reason why lru-cache dropped an entry */
@@ -91,16 +104,18 @@ class FallbackCache {
    */
   get (key, flags) {
     let value
-    if (flags === undefined) {
+    if (flags === undefined && !this.#allowStale) {
       value = this.#lru.get(key)
     } else {
       const status = {}
-      value = this.#lru.get(key, {
-        allowStale: (flags & 1) !== 0,
-        updateAgeOnGet: (flags & 2) !== 0,
-        noDeleteOnStaleGet: (flags & 4) !== 0,
-        status
-      })
+      value = this.#lru.get(key, flags === undefined
+        ? { status }
+        : {
+            allowStale: (flags & 1) !== 0,
+            updateAgeOnGet: (flags & 2) !== 0,
+            noDeleteOnStaleGet: (flags & 4) !== 0,
+            status
+          })
       // A stale value served is a miss, as in the native engine.
       if (status.get === 'stale') {
         this.#misses++
@@ -122,7 +137,7 @@ class FallbackCache {
    */
   set (key, value, options) {
     const size = entryBytes(key, value)
-    if (this.#maxBytes !== 0 && size > this.#maxBytes) {
+    if (this.#maxEntry !== 0 && size > this.#maxEntry) {
       this.#lru.delete(key)
       this.#evictions.size++
       return

@@ -6,7 +6,9 @@
 
 const validate = require('./validate.js')
 
-const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'name'])
+const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet', 'maxEntrySize', 'name'])
+/** The boolean options of `createCache` (`false` when absent). */
+const CACHE_FLAGS = Object.freeze(['updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet'])
 const SET_KEYS = Object.freeze(['ttlMs'])
 // Per-call options, under lru-cache 11's names for each method.
 const GET_KEYS = Object.freeze(['allowStale', 'updateAgeOnGet', 'noDeleteOnStaleGet'])
@@ -26,7 +28,8 @@ let slab = null
 
 /**
  * Normalises the two call forms of `createCache` into the engine's options:
- * `{ max, maxBytes, ttlMs, updateAgeOnGet, name }`, bounds `undefined` when absent,
+ * `{ max, maxBytes, ttlMs, updateAgeOnGet, allowStale, noDeleteOnStaleGet, maxEntrySize, name }`,
+ * bounds and `maxEntrySize` `undefined` when absent, flags `false`,
  * `ttlMs` whole milliseconds (fractions rounded up) > 0 or `undefined`. A cache given no
  * bound takes the `ULTRA_CACHE_*` defaults.
  * @param {unknown} first `maxEntries` or the options object
@@ -35,7 +38,8 @@ let slab = null
  */
 function cacheOptions (first, ttlSeconds, config) {
   const fn = 'createCache'
-  let max, maxBytes, ttlMs, updateAgeOnGet = false, name
+  let max, maxBytes, ttlMs, maxEntrySize, name
+  const flags = { updateAgeOnGet: false, allowStale: false, noDeleteOnStaleGet: false }
   if (typeof first === 'number') {
     max = validate.integer(fn, 'maxEntries', first, 1, validate.MAX_CACHE_ENTRIES)
     if (ttlSeconds !== undefined) ttlMs = Math.ceil(validate.duration(fn, 'ttlSeconds', ttlSeconds, MAX_TTL_SECONDS) * 1000)
@@ -50,10 +54,12 @@ function cacheOptions (first, ttlSeconds, config) {
       if (first.max !== undefined) max = validate.integer(fn, 'options.max', first.max, 1, validate.MAX_CACHE_ENTRIES)
       if (first.maxBytes !== undefined) maxBytes = validate.integer(fn, 'options.maxBytes', first.maxBytes, 1, validate.MAX_SAFE)
       if (first.ttlMs !== undefined) ttlMs = Math.ceil(validate.duration(fn, 'options.ttlMs', first.ttlMs, validate.MAX_SAFE))
-      if (first.updateAgeOnGet !== undefined) {
-        validate.boolean(fn, 'options.updateAgeOnGet', first.updateAgeOnGet)
-        updateAgeOnGet = first.updateAgeOnGet
+      for (const flag of CACHE_FLAGS) {
+        if (first[flag] === undefined) continue
+        validate.boolean(fn, `options.${flag}`, first[flag])
+        flags[flag] = first[flag]
       }
+      if (first.maxEntrySize !== undefined) maxEntrySize = validate.integer(fn, 'options.maxEntrySize', first.maxEntrySize, 1, validate.MAX_SAFE)
       if (first.name !== undefined) {
         name = first.name
         validate.string(fn, 'options.name', name)
@@ -74,7 +80,7 @@ function cacheOptions (first, ttlSeconds, config) {
         'given at least one bound: max, maxBytes or ttlMs > 0 (or ULTRA_CACHE_MAX_ENTRIES, ULTRA_CACHE_MAX_BYTES, ULTRA_CACHE_TTL_MS)', first)
     }
   }
-  return { max, maxBytes, ttlMs, updateAgeOnGet, name }
+  return { max, maxBytes, ttlMs, ...flags, maxEntrySize, name }
 }
 
 /**
@@ -89,12 +95,15 @@ class Cache {
 
   /**
    * @param {object} inner the engine's cache
-   * @param {{ updateAgeOnGet: boolean }} options the options it was created with
+   * @param {{ updateAgeOnGet: boolean, allowStale: boolean, noDeleteOnStaleGet: boolean }} options
+   *   the options it was created with
    */
   constructor (inner, options) {
     this.#inner = inner
     this.#into = typeof inner.getInto === 'function'
-    this.#getFlags = options.updateAgeOnGet ? FLAG.updateAgeOnGet : 0
+    this.#getFlags = (options.allowStale ? FLAG.allowStale : 0) |
+      (options.updateAgeOnGet ? FLAG.updateAgeOnGet : 0) |
+      (options.noDeleteOnStaleGet ? FLAG.noDeleteOnStaleGet : 0)
   }
 
   /**

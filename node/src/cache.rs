@@ -66,6 +66,16 @@ fn int_in(env: Env, param: &str, v: Val, n: Option<f64>, min: f64, max: f64) -> 
     integer(env, "createCache", param, v, min, max).map(|n| Some(n as usize))
 }
 
+/// An optional boolean option of `createCache`: `false` when undefined.
+fn flag(env: Env, options: Val, name: &std::ffi::CStr, param: &str) -> R<bool> {
+    let v = raw::get(env, options, name)?;
+    match raw::kind(env, v)? {
+        Kind::Undefined => Ok(false),
+        Kind::Boolean => Ok(raw::boolean(env, v)?.unwrap_or_default()),
+        _ => Err(type_error("createCache", param)),
+    }
+}
+
 /// Checks a TTL in milliseconds: a finite number `>= 0`.
 fn ttl(env: Env, function: &str, param: &str, v: Val, n: Option<f64>) -> R<Option<f64>> {
     let Some(n) = n else { return Ok(None) };
@@ -79,8 +89,8 @@ fn ttl(env: Env, function: &str, param: &str, v: Val, n: Option<f64>) -> R<Optio
 }
 
 /// `createCache(options)`: creates or opens a cache from complete options
-/// `{ max, maxBytes, ttlMs, updateAgeOnGet, name }` (absent bounds `undefined`; at least one
-/// bound). A named cache is shared by every thread of the process.
+/// `{ max, maxBytes, ttlMs, updateAgeOnGet, allowStale, noDeleteOnStaleGet, maxEntrySize,
+/// name }` (absent bounds `undefined`; at least one bound). A named cache is shared by every thread of the process.
 pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     const F: &str = "createCache";
     if raw::kind(env, options)? != Kind::Object {
@@ -92,17 +102,21 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     let max_bytes = int_in(env, "options.maxBytes", bytes_v, bytes, 1.0, MAX_SAFE)?;
     let (ttl_v, ttl_n) = opt_number(env, options, c"ttlMs")?;
     let ttl_ms = ttl(env, F, "options.ttlMs", ttl_v, ttl_n)?;
-    let age_v = raw::get(env, options, c"updateAgeOnGet")?;
-    let update_age_on_get = match raw::kind(env, age_v)? {
-        Kind::Undefined => false,
-        Kind::Boolean => raw::boolean(env, age_v)?.unwrap_or_default(),
-        _ => return Err(type_error(F, "options.updateAgeOnGet")),
-    };
+    let (entry_v, entry) = opt_number(env, options, c"maxEntrySize")?;
+    let max_entry_bytes = int_in(env, "options.maxEntrySize", entry_v, entry, 1.0, MAX_SAFE)?;
     let cache_options = CacheOptions {
         max_entries,
         max_bytes,
         ttl_ms,
-        update_age_on_get,
+        update_age_on_get: flag(env, options, c"updateAgeOnGet", "options.updateAgeOnGet")?,
+        allow_stale: flag(env, options, c"allowStale", "options.allowStale")?,
+        keep_stale: flag(
+            env,
+            options,
+            c"noDeleteOnStaleGet",
+            "options.noDeleteOnStaleGet",
+        )?,
+        max_entry_bytes,
         accounting: Accounting::LruCache,
     };
     let name_v = raw::get(env, options, c"name")?;

@@ -49,6 +49,7 @@ const expired: number = cacheStats.evictions.expired
 cache.clear()
 // @ts-expect-error keys are strings
 cache.get(1)
+const swr: Cache = createCache({ max: 10, ttlMs: 1000, allowStale: true, noDeleteOnStaleGet: true, maxEntrySize: 1 << 16 })
 const chained: Cache = cache.set('a', 'b').set('c', 'd', { ttlMs: 0 })
 const stale: string | Buffer | undefined = cache.get('k', { allowStale: true, updateAgeOnGet: false, noDeleteOnStaleGet: true })
 const stalePeek: string | Buffer | undefined = cache.peek('k', { allowStale: true })
@@ -115,5 +116,5 @@ export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
   inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
-  chained, stale, stalePeek, hadIt
+  chained, stale, stalePeek, hadIt, swr
 }
