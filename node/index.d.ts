@@ -176,6 +176,17 @@ export interface CacheHasOptions {
   updateAgeOnHas?: boolean
 }
 
+/** One entry of {@link Cache.dump}, lru-cache's format. */
+export interface CacheDumpEntry {
+  value: string | Uint8Array
+  /** Time to live in ms; 0: never expires. Absent in `load()`: the cache's TTL. */
+  ttl?: number
+  /** When the TTL started, in epoch ms (`Date.now()`); only with a TTL. */
+  start?: number
+  /** lru-cache's size; accepted by `load()` and not used (sizes are counted in bytes). */
+  size?: number
+}
+
 /**
  * A string-keyed LRU cache of strings and byte strings. Keys are JS strings: distinct
  * strings are distinct keys (lone surrogates included).
@@ -202,6 +213,25 @@ export interface Cache {
   delete(key: string): boolean
   /** Removes every entry. */
   clear(): void
+  /**
+   * The keys, most recent first (as lru-cache), as an iterator over a snapshot taken now.
+   * Expired entries are left out unless the cache was created with `allowStale`.
+   */
+  keys(): IterableIterator<string>
+  /** The values, in the order of `keys()`; Buffers are copies. */
+  values(): IterableIterator<string | Buffer>
+  /** `[key, value]` pairs, in the order of `keys()`. */
+  entries(): IterableIterator<[string, string | Buffer]>
+  /**
+   * Every entry, expired ones included, least recent first, as lru-cache's `dump()`: feed it
+   * to `load()` (here, in another process, or in lru-cache) to restore recency and time left.
+   */
+  dump(): Array<[string, CacheDumpEntry]>
+  /**
+   * Replaces the contents with a `dump()` (also lru-cache's, with string or byte values); the
+   * last entry becomes the most recent. Checked whole before the cache changes.
+   */
+  load(entries: ReadonlyArray<readonly [string, CacheDumpEntry]>): void
   /** Entries held, counting expired ones not yet removed. */
   readonly size: number
   /** Whole milliseconds left (rounded up); `Infinity` without TTL; `undefined` when absent or expired. */

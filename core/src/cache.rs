@@ -866,6 +866,22 @@ pub struct ReadOptions {
     pub keep_stale: bool,
 }
 
+/// One entry as [`Cache::entries`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryInfo<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: &'a Value,
+    /// The entry's TTL; `None`: it never expires.
+    pub ttl: Option<Duration>,
+    /// Time since its TTL started (its `set`, or the last hit that restarted it); zero
+    /// without TTL.
+    pub age: Duration,
+    /// Whether its TTL has run out.
+    pub stale: bool,
+}
+
 /// The time an entry has left, from [`Cache::remaining_ttl`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RemainingTtl {
@@ -1137,6 +1153,19 @@ impl Cache {
         value: impl Into<ValueRef<'v>>,
         ttl_ms: Option<f64>,
     ) -> Result<SetOutcome, CacheError> {
+        self.set_aged(key, value, ttl_ms, Duration::ZERO)
+    }
+
+    /// [`Cache::set`] of an entry whose TTL started `age` ago (to restore one that
+    /// [`Cache::entries`] showed, e.g. after a restart): it expires after `ttl - age`, and is
+    /// stored even when already expired (stale). Without TTL, `age` is not used.
+    pub fn set_aged<'v>(
+        &mut self,
+        key: &(impl AsRef<[u8]> + ?Sized),
+        value: impl Into<ValueRef<'v>>,
+        ttl_ms: Option<f64>,
+        age: Duration,
+    ) -> Result<SetOutcome, CacheError> {
         let key = key.as_ref();
         let value = value.into();
         let ttl_ns = match ttl_ms {
@@ -1169,7 +1198,10 @@ impl Cache {
                 },
             });
         }
-        let expires_at = expiry(now, ttl_ns);
+        let expires_at = match expiry(now, ttl_ns) {
+            u64::MAX => u64::MAX,
+            at => at.saturating_sub(duration_ns(age)),
+        };
         let outcome = match self.lru.get_mut(key) {
             Some(e) => {
                 let old = e.weight(key, self.limits.accounting);
@@ -1305,6 +1337,34 @@ impl Cache {
             RemainingTtl::NoExpiry
         } else {
             RemainingTtl::Expires(Duration::from_nanos(e.expires_at - now))
+        })
+    }
+
+    /// The entries, most recent first, stale ones only with `include_stale`; with their TTL and
+    /// age, from which [`Cache::set_aged`] restores them. Counts nothing, changes nothing.
+    pub fn entries(&self, include_stale: bool) -> impl Iterator<Item = EntryInfo<'_>> + '_ {
+        let now = self.now();
+        self.lru.iter().filter_map(move |(k, e)| {
+            let stale = e.expired(now);
+            if stale && !include_stale {
+                return None;
+            }
+            let (ttl, age) = if e.ttl_ns == 0 {
+                (None, Duration::ZERO)
+            } else {
+                let start = e.expires_at.saturating_sub(e.ttl_ns);
+                (
+                    Some(Duration::from_nanos(e.ttl_ns)),
+                    Duration::from_nanos(now.saturating_sub(start)),
+                )
+            };
+            Some(EntryInfo {
+                key: k,
+                value: &e.value,
+                ttl,
+                age,
+                stale,
+            })
         })
     }
 

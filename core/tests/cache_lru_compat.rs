@@ -329,3 +329,42 @@ fn the_cache_read_options_are_the_default_of_every_look_up() {
     );
     assert_eq!(c.len(), 0);
 }
+
+#[test]
+fn entries_show_recency_ttl_and_age_and_set_aged_restores_them() {
+    let clock = Arc::new(ManualClock::new());
+    let mut c = lru_ttl(100.0, &clock);
+    c.set("a", "1", None).unwrap();
+    clock.advance_ms(30);
+    c.set("b", &b"\x00\x01"[..], Some(0.0)).unwrap();
+    c.set("c", "3", Some(20.0)).unwrap();
+    c.get("a"); // a is now the most recent
+    clock.advance_ms(20); // c is stale
+    let seen: Vec<_> = c
+        .entries(true)
+        .map(|e| (e.key.to_vec(), e.value.clone(), e.ttl, e.age, e.stale))
+        .collect();
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(
+        seen,
+        [
+            (b"a".to_vec(), Value::str("1"), Some(ms(100)), ms(50), false),
+            (b"c".to_vec(), Value::str("3"), Some(ms(20)), ms(20), true),
+            (b"b".to_vec(), Value::bytes(b"\x00\x01"), None, ms(0), false),
+        ]
+    );
+    assert_eq!(c.entries(false).count(), 2, "stale entries only on request");
+    // Restored least recent first into another cache, with the same ages: the same entries.
+    let mut d = lru_ttl(100.0, &clock);
+    for e in seen.iter().rev() {
+        let ttl_ms = Some(e.2.map_or(0.0, |t| t.as_secs_f64() * 1e3));
+        d.set_aged(&e.0, &e.1, ttl_ms, e.3).unwrap();
+    }
+    let again: Vec<_> = d
+        .entries(true)
+        .map(|e| (e.key.to_vec(), e.value.clone(), e.ttl, e.age, e.stale))
+        .collect();
+    assert_eq!(again, seen);
+    assert_eq!(d.remaining_ttl("a"), Some(RemainingTtl::Expires(ms(50))));
+    assert_eq!(d.get("c"), None, "restored stale");
+}

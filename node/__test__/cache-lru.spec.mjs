@@ -209,3 +209,96 @@ test('the stale options are checked and are part of a named cache\'s bounds', ()
     assert.throws(() => createCache({ name, max: 2, ...other }), { name: 'RangeError', message: /^createCache: options must be the bounds the cache named/ })
   }
 })
+
+test('keys(), values() and entries() list the live entries, most recent first, after gets', () => {
+  const cache = createCache({ max: 10 })
+  cache.set('a', '1').set('b', Buffer.from('2')).set('c', '3')
+  cache.get('a')
+  cache.peek('b') // peek and has do not move an entry
+  cache.has('b')
+  assert.deepEqual([...cache.keys()], ['a', 'c', 'b'])
+  assert.deepEqual([...cache.values()].map(String), ['1', '3', '2'])
+  assert.deepEqual([...cache.entries()].map(([k, v]) => [k, String(v)]), [['a', '1'], ['c', '3'], ['b', '2']])
+  const [, bytes] = [...cache.entries()][2]
+  assert.ok(Buffer.isBuffer(bytes))
+  bytes[0] = 0x58
+  assert.equal(cache.peek('b').toString(), '2', 'values are copies')
+  cache.set('c', '3 again')
+  assert.deepEqual([...cache.keys()], ['c', 'a', 'b'])
+  // Keys come back as the strings they were, lone surrogates included.
+  cache.set('\uD800', 'x').set('\uFFFD', 'y').set('a\uDC00', 'z')
+  assert.deepEqual([...cache.keys()].slice(0, 3), ['a\uDC00', '\uFFFD', '\uD800'])
+  // An iterator, as lru-cache's.
+  const it = cache.keys()
+  assert.equal(typeof it.next, 'function')
+  assert.equal(it.next().value, 'a\uDC00')
+})
+
+test('iteration skips stale entries unless the cache allowStale', async () => {
+  const cache = await withStale()
+  assert.deepEqual([...cache.keys()], ['live'])
+  assert.deepEqual([...cache.values()], ['fresh'])
+  assert.equal(cache.size, 3, 'iteration removes nothing')
+  const stale = await withStale({ allowStale: true })
+  assert.deepEqual([...stale.keys()], ['live', 'bytes', 'stale'])
+})
+
+test('dump() and load() round-trip strings, Buffers, recency and the time left', async () => {
+  const cache = createCache({ max: 10, ttlMs: 60_000 })
+  cache.set('old', 'text')
+  cache.set('bytes', Buffer.from([0, 1, 2, 255]), { ttlMs: 0 })
+  cache.set('short', 'brief', { ttlMs: 30_000 })
+  cache.set('\uD800', 'lone')
+  cache.get('old') // now the most recent
+  const dump = cache.dump()
+  assert.deepEqual(dump.map(([k]) => k), ['bytes', 'short', '\uD800', 'old'], 'least recent first, as lru-cache')
+  const [, bytes] = dump[0]
+  assert.equal(bytes.ttl, 0)
+  assert.equal(bytes.start, undefined)
+  assert.ok(Buffer.isBuffer(bytes.value) && bytes.value.equals(Buffer.from([0, 1, 2, 255])))
+  const [, short] = dump[1]
+  assert.equal(short.ttl, 30_000)
+  assert.ok(Math.abs(short.start - Date.now()) < 10_000, `start ${short.start} is an epoch time`)
+
+  const copy = createCache({ max: 10 })
+  copy.set('gone', 'replaced by load')
+  assert.equal(copy.load(dump), undefined)
+  assert.deepEqual([...copy.keys()], ['old', '\uD800', 'short', 'bytes'])
+  assert.deepEqual(copy.dump().map(([k, e]) => [k, String(e.value), e.ttl]), dump.map(([k, e]) => [k, String(e.value), e.ttl]))
+  assert.equal(copy.has('gone'), false)
+  assert.equal(copy.get('\uD800'), 'lone')
+  assert.ok(copy.get('bytes').equals(Buffer.from([0, 1, 2, 255])))
+  assert.equal(copy.remainingTtlMs('bytes'), Infinity)
+  const left = copy.remainingTtlMs('short')
+  assert.ok(left > 0 && left <= 30_000 && left >= cache.remainingTtlMs('short') - 1000, `short has ${left} ms left`)
+  assert.ok(copy.remainingTtlMs('old') <= 60_000)
+})
+
+test('load() restores expired entries as stale, takes lru-cache dumps, and checks before changing anything', async () => {
+  const { LRUCache } = await import('lru-cache')
+  const lru = new LRUCache({ max: 10, ttl: 60_000 })
+  lru.set('a', 'from lru-cache')
+  lru.set('b', 'expired', { ttl: 1, start: performance.now() - 1000 })
+  lru.set('c', 'kept')
+  const cache = createCache({ max: 10 })
+  cache.load(lru.dump())
+  assert.deepEqual([...cache.keys()], ['c', 'a'])
+  assert.equal(cache.size, 3)
+  assert.equal(cache.get('b', { allowStale: true }), 'expired', 'an expired entry comes back stale')
+  const left = cache.remainingTtlMs('a')
+  assert.ok(left > 50_000 && left <= 60_000, `a has ${left} ms left`)
+
+  cache.set('keep', 'me')
+  for (const [bad, name] of [
+    [{}, TypeError],
+    [[['k']], TypeError],
+    [[[1, { value: 'v' }]], TypeError],
+    [[['k', { value: 5 }]], TypeError],
+    [[['k', { value: 'v', ttl: -1 }]], RangeError],
+    [[['k', { value: 'v', extra: 1 }]], TypeError],
+    [[['ok', { value: 'v' }], ['k', null]], TypeError]
+  ]) {
+    assert.throws(() => cache.load(bad), (e) => e instanceof name && e.message.startsWith('cache.load: '), JSON.stringify(bad))
+  }
+  assert.equal(cache.get('keep'), 'me', 'a refused load changes nothing')
+})

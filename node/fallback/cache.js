@@ -133,7 +133,8 @@ class FallbackCache {
   /**
    * @param {string} key
    * @param {string | Uint8Array} value
-   * @param {{ ttlMs: number }} [options] `ttlMs` 0: this entry never expires
+   * @param {{ ttlMs: number, ageMs?: number }} [options] `ttlMs` 0: this entry never expires;
+   *   `ageMs`: its TTL started that long ago (`load()`)
    */
   set (key, value, options) {
     const size = entryBytes(key, value)
@@ -152,7 +153,9 @@ class FallbackCache {
       this.#evictions.expired++
     }
     const stored = typeof value === 'string' ? value : Buffer.from(value)
-    this.#lru.set(key, stored, options === undefined ? { size } : { size, ttl: options.ttlMs })
+    this.#lru.set(key, stored, options === undefined
+      ? { size }
+      : { size, ttl: options.ttlMs, start: options.ageMs ? performance.now() - options.ageMs : undefined })
     this.#capacityPending = false
   }
 
@@ -182,6 +185,30 @@ class FallbackCache {
 
   clear () {
     this.#lru.clear()
+  }
+
+  /**
+   * @param {number} flags 1: stale entries too; 2: with timing
+   * @returns {unknown[]} most recent first: `[key, value]` per entry, or
+   *   `[key, value, ttlMs, ageMs]` with timing (as the native engine)
+   */
+  entries (flags) {
+    const out = []
+    if (flags === (this.#allowStale ? 1 : 0)) {
+      // lru-cache's own iteration lists stale entries exactly when the cache allows them.
+      for (const [key, value] of this.#lru.entries()) out.push(key, copy(value))
+      return out
+    }
+    const now = Date.now()
+    const dump = this.#lru.dump() // least recent first, stale entries included
+    for (let i = dump.length - 1; i >= 0; i--) {
+      const [key, { value, ttl = 0, start }] = dump[i]
+      const ageMs = ttl > 0 && start !== undefined ? Math.max(0, now - start) : 0
+      if ((flags & 1) === 0 && ttl > 0 && ageMs >= ttl) continue
+      out.push(key, copy(value))
+      if (flags & 2) out.push(ttl, ageMs)
+    }
+    return out
   }
 
   get size () {

@@ -14,6 +14,8 @@ const SET_KEYS = Object.freeze(['ttlMs'])
 const GET_KEYS = Object.freeze(['allowStale', 'updateAgeOnGet', 'noDeleteOnStaleGet'])
 const PEEK_KEYS = Object.freeze(['allowStale'])
 const HAS_KEYS = Object.freeze(['updateAgeOnHas'])
+/** What an entry of `dump()` holds, and `load()` takes (lru-cache's `size` is accepted, unused). */
+const DUMP_KEYS = Object.freeze(['value', 'ttl', 'start', 'size'])
 /**
  * The read flags both engines take on `get`, `peek` and `has` (`undefined`: the cache's own
  * defaults): one bit per option.
@@ -92,6 +94,8 @@ class Cache {
   #into
   /** The read flags of a `get` without options (see `FLAG`). */
   #getFlags
+  /** Whether iteration lists stale entries too (the cache's `allowStale`, as lru-cache). */
+  #iterStale
 
   /**
    * @param {object} inner the engine's cache
@@ -104,6 +108,7 @@ class Cache {
     this.#getFlags = (options.allowStale ? FLAG.allowStale : 0) |
       (options.updateAgeOnGet ? FLAG.updateAgeOnGet : 0) |
       (options.noDeleteOnStaleGet ? FLAG.noDeleteOnStaleGet : 0)
+    this.#iterStale = options.allowStale ? 1 : 0
   }
 
   /**
@@ -190,6 +195,80 @@ class Cache {
 
   clear () {
     this.#inner.clear()
+  }
+
+  /** The keys, most recent first (a snapshot; stale entries only if the cache `allowStale`). */
+  keys () {
+    const flat = this.#inner.entries(this.#iterStale)
+    const out = new Array(flat.length / 2)
+    for (let i = 0; i < out.length; i++) out[i] = flat[2 * i]
+    return out.values()
+  }
+
+  /** The values, most recent first (as `keys()`); Buffers are copies. */
+  values () {
+    const flat = this.#inner.entries(this.#iterStale)
+    const out = new Array(flat.length / 2)
+    for (let i = 0; i < out.length; i++) out[i] = flat[2 * i + 1]
+    return out.values()
+  }
+
+  /** `[key, value]` pairs, most recent first (as `keys()`). */
+  entries () {
+    const flat = this.#inner.entries(this.#iterStale)
+    const out = new Array(flat.length / 2)
+    for (let i = 0; i < out.length; i++) out[i] = [flat[2 * i], flat[2 * i + 1]]
+    return out.values()
+  }
+
+  /**
+   * Every entry, stale ones included, least recent first, as lru-cache's `dump()`:
+   * `[key, { value, ttl, start? }]`, `ttl` in ms (0: none) and `start` the epoch ms at which
+   * its TTL started (only with a TTL), so that `load()` here or in another process restores
+   * the recency and the time left.
+   */
+  dump () {
+    const flat = this.#inner.entries(3)
+    const now = Date.now()
+    const out = []
+    for (let i = flat.length - 4; i >= 0; i -= 4) {
+      const entry = { value: flat[i + 1], ttl: flat[i + 2] }
+      if (entry.ttl > 0) entry.start = Math.floor(now - flat[i + 3])
+      out.push([flat[i], entry])
+    }
+    return out
+  }
+
+  /**
+   * Replaces the contents with those of a `dump()` (this cache's, another's, or lru-cache's
+   * with string or byte values): clears, then sets each entry in order, so the last is the
+   * most recent; bounds apply as to any `set`. Everything is checked before the cache changes.
+   * @param {Array<[string, { value: string | Uint8Array, ttl?: number, start?: number, size?: number }]>} entries
+   */
+  load (entries) {
+    const fn = 'cache.load'
+    if (!Array.isArray(entries)) throw validate.typeError(fn, 'entries', 'an array of [key, { value, ttl?, start? }]', entries)
+    const now = Date.now()
+    const sets = entries.map((item, i) => {
+      const at = `entries[${i}]`
+      if (!Array.isArray(item) || item.length !== 2) throw validate.typeError(fn, at, 'a [key, { value, ttl?, start? }] pair', item)
+      const [key, entry] = item
+      validate.string(fn, `${at}[0]`, key)
+      if (typeof entry !== 'object' || entry === null) throw validate.typeError(fn, `${at}[1]`, 'an object', entry)
+      validate.options(fn, entry, DUMP_KEYS)
+      validate.input(fn, entry.value, `${at}[1].value`)
+      if (entry.size !== undefined) validate.duration(fn, `${at}[1].size`, entry.size, validate.MAX_SAFE)
+      if (entry.ttl === undefined) return [key, entry.value, undefined]
+      const ttlMs = Math.ceil(validate.duration(fn, `${at}[1].ttl`, entry.ttl, validate.MAX_SAFE))
+      let ageMs = 0
+      if (entry.start !== undefined && ttlMs > 0) {
+        validate.duration(fn, `${at}[1].start`, entry.start, validate.MAX_SAFE)
+        ageMs = Math.min(Math.max(0, now - entry.start), validate.MAX_SAFE)
+      }
+      return [key, entry.value, { ttlMs, ageMs }]
+    })
+    this.#inner.clear()
+    for (const [key, value, options] of sets) this.#inner.set(key, value, options)
   }
 
   /** The number of entries, counting expired ones not yet removed. */

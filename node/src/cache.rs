@@ -213,6 +213,46 @@ fn wtf8(units: &[u16]) -> Vec<u8> {
     out
 }
 
+/// A key as the JS string it was made from (the inverse of [`with_key`]).
+fn key_to_js(env: Env, key: &[u8]) -> R<Val> {
+    if std::str::from_utf8(key).is_ok() {
+        return raw::string_utf8(env, key);
+    }
+    raw::string_utf16(env, &utf16_of_wtf8(key))
+}
+
+/// The UTF-16 code units of WTF-8 bytes (as [`wtf8`] writes them). Bytes that are not
+/// WTF-8, which no key holds, become U+FFFD.
+fn utf16_of_wtf8(bytes: &[u8]) -> Vec<u16> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (len, init) = match b {
+            0x00..=0x7F => (1, u32::from(b)),
+            0xC0..=0xDF => (2, u32::from(b & 0x1F)),
+            0xE0..=0xEF => (3, u32::from(b & 0x0F)),
+            0xF0..=0xF7 => (4, u32::from(b & 0x07)),
+            _ => (1, 0xFFFD),
+        };
+        let tail = bytes.get(i + 1..i + len).unwrap_or(&[]);
+        let cp = if len == 1 {
+            init
+        } else if tail.len() == len - 1 && tail.iter().all(|&t| t & 0xC0 == 0x80) {
+            tail.iter()
+                .fold(init, |cp, &t| (cp << 6) | u32::from(t & 0x3F))
+        } else {
+            0xFFFD
+        };
+        i += if tail.len() == len - 1 { len } else { 1 };
+        match char::from_u32(cp) {
+            Some(c) => out.extend_from_slice(c.encode_utf16(&mut [0; 2])),
+            // A lone surrogate (or nothing valid): one code unit.
+            None => out.push(u16::try_from(cp).unwrap_or(0xFFFD)),
+        }
+    }
+    out
+}
+
 /// Read flags of `get`, `peek` and `has` (`lib/cache.js` builds them from the per-call options
 /// and the cache's defaults): bit 0 `allowStale`, bit 1 `updateAgeOnGet` (`updateAgeOnHas` for
 /// `has`), bit 2 `noDeleteOnStaleGet`. `undefined`: the cache's own defaults.
@@ -336,14 +376,19 @@ fn peek(env: Env, this: &mut NativeCache, [key, flags]: [Val; 2]) -> R<Val> {
 /// eviction.
 fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<Val> {
     const F: &str = "cache.set";
-    let ttl_ms = match raw::kind(env, options)? {
-        Kind::Undefined => None,
+    let (ttl_ms, age_ms) = match raw::kind(env, options)? {
+        Kind::Undefined => (None, None),
         Kind::Object => {
             let (v, n) = opt_number(env, options, c"ttlMs")?;
-            ttl(env, F, "options.ttlMs", v, n)?
+            let (age_v, age_n) = opt_number(env, options, c"ageMs")?;
+            (
+                ttl(env, F, "options.ttlMs", v, n)?,
+                ttl(env, F, "options.ageMs", age_v, age_n)?,
+            )
         }
         _ => return Err(type_error(F, "options")),
     };
+    let age = std::time::Duration::from_millis(age_ms.unwrap_or(0.0) as u64);
     let kind = match raw::kind(env, value)? {
         Kind::String => ValueKind::Str,
         _ => ValueKind::Bytes,
@@ -351,7 +396,7 @@ fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<V
     with_key(env, F, key, |k| {
         let stored = raw::with_data(env, value, |data| {
             let value = ValueRef { kind, data };
-            Ok(this.with(|cache| cache.set(k, value, ttl_ms)))
+            Ok(this.with(|cache| cache.set_aged(k, value, ttl_ms, age)))
         })?;
         match stored {
             None => Err(type_error(F, "value")),
@@ -377,6 +422,38 @@ fn has(env: Env, this: &mut NativeCache, [key, flags]: [Val; 2]) -> R<Val> {
 fn delete(env: Env, this: &mut NativeCache, [key]: [Val; 1]) -> R<Val> {
     let removed = with_key(env, "cache.delete", key, |k| Ok(this.with(|c| c.delete(k))))?;
     raw::bool_val(env, removed)
+}
+
+/// `entries(flags)`: the entries, most recent first, as one flat array: `[key, value]` per
+/// entry, or `[key, value, ttlMs, ageMs]` with flag bit 1 (`ttlMs` 0: no TTL; `ageMs` the time
+/// since the TTL started). Flag bit 0: stale entries too. Values are copies (Buffers new).
+fn entries(env: Env, this: &mut NativeCache, [flags]: [Val; 1]) -> R<Val> {
+    let bits = integer(env, "cache.entries", "flags", flags, 0.0, 3.0)? as u32;
+    let timing = bits & 2 != 0;
+    // Copied out first, so that a shared cache's lock is not held while V8 allocates.
+    let copied: Vec<_> = this.with(|c| {
+        c.entries(bits & 1 != 0)
+            .map(|e| (Box::<[u8]>::from(e.key), e.value.clone(), e.ttl, e.age))
+            .collect()
+    });
+    let per = if timing { 4 } else { 2 };
+    let out = raw::array(env, copied.len() * per)?;
+    let mut i = 0u32;
+    let mut push = |v: Val| {
+        let r = raw::set_index(env, out, i, v);
+        i += 1;
+        r
+    };
+    for (key, value, ttl, age) in &copied {
+        push(key_to_js(env, key)?)?;
+        push(to_js(env, value)?)?;
+        if timing {
+            let ttl_ms = ttl.map_or(0.0, |t| t.as_secs_f64() * 1e3);
+            push(raw::num(env, ttl_ms)?)?;
+            push(raw::num(env, age.as_secs_f64() * 1e3)?)?;
+        }
+    }
+    Ok(out)
 }
 
 /// `clear()`: removes every entry (and frees the cache's index).
@@ -455,6 +532,7 @@ glue::method!(
 );
 glue::method!(stats_cb, NativeCache, 0, "cache.stats", stats);
 glue::method!(get_into_cb, NativeCache, 3, "cache.getInto", get_into);
+glue::method!(entries_cb, NativeCache, 1, "cache.entries", entries);
 glue::function!(create_cache_cb, 1, create_cache);
 
 /// The members of `NativeCache`.
@@ -470,6 +548,7 @@ pub const MEMBERS: &[Member] = &[
     Member::Method(c"remainingTtlMs", remaining_ttl_ms_cb),
     Member::Method(c"purgeExpired", purge_expired_cb),
     Member::Method(c"stats", stats_cb),
+    Member::Method(c"entries", entries_cb),
 ];
 
 /// The functions of this module, by JS name.

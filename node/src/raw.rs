@@ -385,6 +385,15 @@ pub fn string_utf8(env: Env, bytes: &[u8]) -> R<Val> {
     .map(Val)
 }
 
+/// A string from UTF-16 code units (lone surrogates kept as they are).
+pub fn string_utf16(env: Env, units: &[u16]) -> R<Val> {
+    // SAFETY: as in `string_utf8`.
+    out("napi_create_string_utf16", |r| unsafe {
+        sys::napi_create_string_utf16(env.raw(), units.as_ptr(), units.len() as isize, r)
+    })
+    .map(Val)
+}
+
 /// A string from Latin-1 bytes (hex digits: the cheapest conversion V8 has).
 pub fn string_latin1(env: Env, bytes: &[u8]) -> R<Val> {
     // SAFETY: as in `string_utf8`.

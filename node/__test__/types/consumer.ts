@@ -18,6 +18,7 @@ import ultra, {
   validateJson,
   xxh3Hash,
   type Cache,
+  type CacheDumpEntry,
   type CacheStats,
   type JsonErrorKind,
   type JsonSyntaxError,
@@ -50,6 +51,13 @@ cache.clear()
 // @ts-expect-error keys are strings
 cache.get(1)
 const swr: Cache = createCache({ max: 10, ttlMs: 1000, allowStale: true, noDeleteOnStaleGet: true, maxEntrySize: 1 << 16 })
+const recent: string[] = [...cache.keys()]
+const vals: Array<string | Buffer> = [...cache.values()]
+const pairs: Array<[string, string | Buffer]> = [...cache.entries()]
+const dumped: Array<[string, CacheDumpEntry]> = cache.dump()
+named.load(dumped)
+// @ts-expect-error a dump entry holds a value
+cache.load([['k', { ttl: 5 }]])
 const chained: Cache = cache.set('a', 'b').set('c', 'd', { ttlMs: 0 })
 const stale: string | Buffer | undefined = cache.get('k', { allowStale: true, updateAgeOnGet: false, noDeleteOnStaleGet: true })
 const stalePeek: string | Buffer | undefined = cache.peek('k', { allowStale: true })
@@ -116,5 +124,5 @@ export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
   inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
-  chained, stale, stalePeek, hadIt, swr
+  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs
 }
