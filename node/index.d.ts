@@ -123,6 +123,17 @@ export interface CacheOptions {
    */
   maxEntrySize?: number
   /**
+   * What {@link Cache.fetch} calls on a miss (or a stale entry), lru-cache's: its value (or a
+   * Promise of it) is stored and returned; `undefined` stores nothing. `signal` aborts when
+   * the caller's `signal` does; `options` are the fetch's; `context` is `options.context`.
+   * Not part of a named cache's bounds: each handle has its own.
+   */
+  fetchMethod?: (
+    key: string,
+    staleValue: string | Buffer | undefined,
+    how: { signal: AbortSignal, options: CacheFetchOptions, context: unknown }
+  ) => string | Uint8Array | undefined | Promise<string | Uint8Array | undefined>
+  /**
    * Opens a named cache: every call with the same name returns a handle on the
    * same cache, which must be opened with the same bounds. Native: shared by all
    * worker_threads of the process. Fallback: shared within one thread only.
@@ -162,6 +173,18 @@ export interface CacheGetOptions {
   updateAgeOnGet?: boolean
   /** Leave an expired entry in place (and in its place in the recency order). Default `false`. */
   noDeleteOnStaleGet?: boolean
+}
+
+/** Options of {@link Cache.fetch} (lru-cache's names; `ttlMs` as in `set`). */
+export interface CacheFetchOptions extends CacheGetOptions {
+  /** Call `fetchMethod` even when a live value is cached. */
+  forceRefresh?: boolean
+  /** TTL of the value fetched, as `set`'s `ttlMs`. */
+  ttlMs?: number
+  /** Handed to `fetchMethod` as `context`. */
+  context?: unknown
+  /** Aborts the fetch: nothing is stored and the fetch rejects with its reason. */
+  signal?: AbortSignal
 }
 
 /** Per-call options of {@link Cache.peek}. */
@@ -209,6 +232,13 @@ export interface Cache {
   has(key: string, options?: CacheHasOptions): boolean
   /** Like `get` without refreshing recency or counting a hit or miss; never removes an entry. */
   peek(key: string, options?: CachePeekOptions): string | Buffer | undefined
+  /**
+   * lru-cache's `fetch`: the live value, else the value of one `fetchMethod` call shared by
+   * every concurrent fetch of the key, stored and returned. With `allowStale`, a stale value
+   * comes back at once while the fetch runs. A rejection stores nothing, removes the stale
+   * entry and rejects every caller. Without `fetchMethod`: `get`.
+   */
+  fetch(key: string, options?: CacheFetchOptions): Promise<string | Buffer | undefined>
   /** Removes the entry; `true` when there was one, expired or not (as lru-cache). */
   delete(key: string): boolean
   /** Removes every entry. */

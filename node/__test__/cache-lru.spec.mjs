@@ -302,3 +302,93 @@ test('load() restores expired entries as stale, takes lru-cache dumps, and check
   }
   assert.equal(cache.get('keep'), 'me', 'a refused load changes nothing')
 })
+
+test('fetch: concurrent calls for one key share one fetchMethod call, whose value is stored', async () => {
+  const calls = []
+  let release
+  const gate = new Promise((resolve) => { release = resolve })
+  const cache = createCache({
+    max: 10,
+    fetchMethod: async (key, staleValue, { signal, options, context }) => {
+      calls.push({ key, staleValue, context, aborted: signal.aborted, options })
+      await gate
+      return key === 'bytes' ? Buffer.from('fetched bytes') : `fetched ${key}`
+    }
+  })
+  const pending = [cache.fetch('a'), cache.fetch('a', { context: 'ctx' }), cache.fetch('a'), cache.fetch('bytes')]
+  assert.equal(calls.length, 2, 'one call per key')
+  assert.deepEqual(calls[0], { key: 'a', staleValue: undefined, context: undefined, aborted: false, options: {} })
+  release()
+  const [a1, a2, a3, bytes] = await Promise.all(pending)
+  assert.deepEqual([a1, a2, a3], ['fetched a', 'fetched a', 'fetched a'])
+  assert.ok(Buffer.isBuffer(bytes) && bytes.toString() === 'fetched bytes')
+  assert.equal(cache.get('a'), 'fetched a')
+  assert.equal(cache.get('bytes').toString(), 'fetched bytes')
+  // A cached key is served without calling fetchMethod.
+  assert.equal(await cache.fetch('a'), 'fetched a')
+  assert.equal(calls.length, 2)
+  // forceRefresh calls it again, with the current value as staleValue.
+  assert.equal(await cache.fetch('a', { forceRefresh: true, context: 42 }), 'fetched a')
+  assert.equal(calls.length, 3)
+  assert.equal(calls[2].staleValue, 'fetched a')
+  assert.equal(calls[2].context, 42)
+})
+
+test('fetch: a rejection caches nothing and reaches every caller; the next fetch tries again', async () => {
+  let n = 0
+  const cache = createCache({
+    max: 10,
+    fetchMethod: async (key) => {
+      n++
+      await new Promise((resolve) => setImmediate(resolve))
+      if (n === 1) throw new Error(`upstream down for ${key}`)
+      return 'second try'
+    }
+  })
+  const results = await Promise.allSettled([cache.fetch('k'), cache.fetch('k')])
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'])
+  assert.equal(results[0].reason.message, 'upstream down for k')
+  assert.equal(n, 1)
+  assert.equal(cache.has('k'), false)
+  assert.equal(cache.size, 0)
+  assert.equal(await cache.fetch('k'), 'second try')
+  assert.equal(n, 2)
+  // A value of the wrong type is a rejection too; undefined stores nothing.
+  const odd = createCache({ max: 10, fetchMethod: (key) => (key === 'none' ? undefined : 5) })
+  await assert.rejects(odd.fetch('k'), { name: 'TypeError', message: /^cache\.fetch: the value fetchMethod resolved to must be a string, Buffer, Uint8Array or undefined, got 5/ })
+  assert.equal(await odd.fetch('none'), undefined)
+  assert.equal(odd.size, 0)
+})
+
+test('fetch: a stale entry is revalidated; allowStale serves it while the fetch runs', async () => {
+  const seen = []
+  const cache = createCache({
+    max: 10,
+    ttlMs: 25,
+    fetchMethod: async (key, staleValue) => {
+      seen.push(staleValue)
+      return `new ${key}`
+    }
+  })
+  cache.set('k', 'old')
+  await waitFor(() => !cache.has('k'))
+  assert.equal(await cache.fetch('k', { allowStale: true }), 'old', 'the stale value at once')
+  assert.deepEqual(seen, ['old'])
+  await waitFor(() => cache.has('k'))
+  assert.equal(cache.get('k'), 'new k', 'then the fetched value')
+  cache.set('j', 'old j')
+  await waitFor(() => !cache.has('j'))
+  assert.equal(await cache.fetch('j'), 'new j', 'without allowStale, the fetched value')
+  assert.deepEqual(seen, ['old', 'old j'])
+})
+
+test('fetch without fetchMethod is get; its options are checked', async () => {
+  const cache = createCache({ max: 10 })
+  cache.set('k', 'v')
+  assert.equal(await cache.fetch('k'), 'v')
+  assert.equal(await cache.fetch('missing'), undefined)
+  assert.throws(() => cache.fetch('k', { ttl: 5 }), { name: 'TypeError', message: /^cache\.fetch: options must have only the keys allowStale, updateAgeOnGet, noDeleteOnStaleGet, forceRefresh, ttlMs, context, signal, got key "ttl"/ })
+  assert.throws(() => cache.fetch(1), { name: 'TypeError', message: 'cache.fetch: key must be a string, got 1' })
+  assert.throws(() => cache.fetch('k', { signal: {} }), { name: 'TypeError', message: /^cache\.fetch: options\.signal must be an AbortSignal/ })
+  assert.throws(() => createCache({ max: 1, fetchMethod: 'no' }), { name: 'TypeError', message: 'createCache: options.fetchMethod must be a function, got "no"' })
+})

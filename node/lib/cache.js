@@ -6,7 +6,7 @@
 
 const validate = require('./validate.js')
 
-const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet', 'maxEntrySize', 'name'])
+const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet', 'maxEntrySize', 'fetchMethod', 'name'])
 /** The boolean options of `createCache` (`false` when absent). */
 const CACHE_FLAGS = Object.freeze(['updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet'])
 const SET_KEYS = Object.freeze(['ttlMs'])
@@ -16,6 +16,7 @@ const PEEK_KEYS = Object.freeze(['allowStale'])
 const HAS_KEYS = Object.freeze(['updateAgeOnHas'])
 /** What an entry of `dump()` holds, and `load()` takes (lru-cache's `size` is accepted, unused). */
 const DUMP_KEYS = Object.freeze(['value', 'ttl', 'start', 'size'])
+const FETCH_KEYS = Object.freeze(['allowStale', 'updateAgeOnGet', 'noDeleteOnStaleGet', 'forceRefresh', 'ttlMs', 'context', 'signal'])
 /**
  * The read flags both engines take on `get`, `peek` and `has` (`undefined`: the cache's own
  * defaults): one bit per option.
@@ -40,7 +41,7 @@ let slab = null
  */
 function cacheOptions (first, ttlSeconds, config) {
   const fn = 'createCache'
-  let max, maxBytes, ttlMs, maxEntrySize, name
+  let max, maxBytes, ttlMs, maxEntrySize, fetchMethod, name
   const flags = { updateAgeOnGet: false, allowStale: false, noDeleteOnStaleGet: false }
   if (typeof first === 'number') {
     max = validate.integer(fn, 'maxEntries', first, 1, validate.MAX_CACHE_ENTRIES)
@@ -60,6 +61,10 @@ function cacheOptions (first, ttlSeconds, config) {
         if (first[flag] === undefined) continue
         validate.boolean(fn, `options.${flag}`, first[flag])
         flags[flag] = first[flag]
+      }
+      if (first.fetchMethod !== undefined) {
+        if (typeof first.fetchMethod !== 'function') throw validate.typeError(fn, 'options.fetchMethod', 'a function', first.fetchMethod)
+        fetchMethod = first.fetchMethod
       }
       if (first.maxEntrySize !== undefined) maxEntrySize = validate.integer(fn, 'options.maxEntrySize', first.maxEntrySize, 1, validate.MAX_SAFE)
       if (first.name !== undefined) {
@@ -82,7 +87,7 @@ function cacheOptions (first, ttlSeconds, config) {
         'given at least one bound: max, maxBytes or ttlMs > 0 (or ULTRA_CACHE_MAX_ENTRIES, ULTRA_CACHE_MAX_BYTES, ULTRA_CACHE_TTL_MS)', first)
     }
   }
-  return { max, maxBytes, ttlMs, ...flags, maxEntrySize, name }
+  return { max, maxBytes, ttlMs, ...flags, maxEntrySize, name, fetchMethod }
 }
 
 /**
@@ -96,13 +101,19 @@ class Cache {
   #getFlags
   /** Whether iteration lists stale entries too (the cache's `allowStale`, as lru-cache). */
   #iterStale
+  /** @type {((key: string, staleValue: unknown, how: object) => unknown) | undefined} */
+  #fetchMethod
+  /** @type {Map<string, Promise<unknown>>} the fetches in flight, by key */
+  #inflight = new Map()
 
   /**
    * @param {object} inner the engine's cache
    * @param {{ updateAgeOnGet: boolean, allowStale: boolean, noDeleteOnStaleGet: boolean }} options
    *   the options it was created with
+   * @param {Function} [fetchMethod]
    */
-  constructor (inner, options) {
+  constructor (inner, options, fetchMethod) {
+    this.#fetchMethod = fetchMethod
     this.#inner = inner
     this.#into = typeof inner.getInto === 'function'
     this.#getFlags = (options.allowStale ? FLAG.allowStale : 0) |
@@ -137,7 +148,15 @@ class Cache {
    */
   get (key, options) {
     if (typeof key !== 'string') throw validate.typeError('cache.get', 'key', 'a string', key)
-    const flags = options === undefined ? undefined : this.#flags('cache.get', options, GET_KEYS, this.#getFlags)
+    return this.#read(key, options === undefined ? undefined : this.#flags('cache.get', options, GET_KEYS, this.#getFlags))
+  }
+
+  /**
+   * `get` of a checked key with read flags.
+   * @param {string} key
+   * @param {number | undefined} flags
+   */
+  #read (key, flags) {
     if (!this.#into) return this.#inner.get(key, flags)
     // The native engine copies a bytes value that fits into this thread's slab and answers its
     // length; a Buffer made here (from Node's pool for small sizes) is far cheaper than one
@@ -185,6 +204,81 @@ class Cache {
     if (typeof key !== 'string') throw validate.typeError('cache.peek', 'key', 'a string', key)
     if (options === undefined) return this.#inner.peek(key)
     return this.#inner.peek(key, this.#flags('cache.peek', options, PEEK_KEYS, this.#getFlags))
+  }
+
+  /**
+   * lru-cache's `fetch`: the live value if there is one; otherwise one call of `fetchMethod`
+   * per key at a time (concurrent fetches of a key share it), whose value is stored and
+   * returned. A stale value is returned at once with `allowStale` while the fetch runs. A
+   * rejection stores nothing, removes the stale entry, and rejects every caller.
+   * @param {string} key
+   * @param {{ allowStale?: boolean, updateAgeOnGet?: boolean, noDeleteOnStaleGet?: boolean,
+   *   forceRefresh?: boolean, ttlMs?: number, context?: unknown, signal?: AbortSignal }} [options]
+   * @returns {Promise<string | Buffer | undefined>}
+   */
+  fetch (key, options) {
+    const fn = 'cache.fetch'
+    if (typeof key !== 'string') throw validate.typeError(fn, 'key', 'a string', key)
+    let flags = this.#getFlags
+    let forceRefresh = false
+    let setOptions
+    if (validate.options(fn, options, FETCH_KEYS)) {
+      flags = this.#flags(fn, { allowStale: options.allowStale, updateAgeOnGet: options.updateAgeOnGet, noDeleteOnStaleGet: options.noDeleteOnStaleGet }, GET_KEYS, flags)
+      if (options.forceRefresh !== undefined) {
+        validate.boolean(fn, 'options.forceRefresh', options.forceRefresh)
+        forceRefresh = options.forceRefresh
+      }
+      if (options.ttlMs !== undefined) setOptions = { ttlMs: validate.duration(fn, 'options.ttlMs', options.ttlMs, validate.MAX_SAFE) }
+      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+        throw validate.typeError(fn, 'options.signal', 'an AbortSignal', options.signal)
+      }
+    }
+    if (this.#fetchMethod === undefined) return Promise.resolve(this.#read(key, flags))
+    if (!forceRefresh) {
+      // A live hit (a stale entry stays, for fetchMethod's staleValue).
+      const live = this.#read(key, (flags & ~FLAG.allowStale) | FLAG.noDeleteOnStaleGet)
+      if (live !== undefined) return Promise.resolve(live)
+    }
+    const stale = this.#inner.peek(key, FLAG.allowStale)
+    const running = this.#inflight.get(key) ?? this.#startFetch(key, stale, options, setOptions)
+    if ((flags & FLAG.allowStale) !== 0 && stale !== undefined) return Promise.resolve(stale)
+    return running
+  }
+
+  /**
+   * Calls `fetchMethod` once for `key` and settles the cache by its outcome.
+   * @param {string} key
+   * @param {unknown} stale the stale value, or `undefined`
+   * @param {{ context?: unknown, signal?: AbortSignal } | undefined} options
+   * @param {{ ttlMs: number } | undefined} setOptions
+   */
+  #startFetch (key, stale, options, setOptions) {
+    const controller = new AbortController()
+    options?.signal?.addEventListener('abort', () => controller.abort(options.signal.reason), { once: true })
+    const how = { signal: controller.signal, options: options ?? {}, context: options?.context }
+    const done = () => {
+      if (this.#inflight.get(key) === running) this.#inflight.delete(key)
+    }
+    const running = (async () => this.#fetchMethod(key, stale, how))().then((value) => {
+      done()
+      if (controller.signal.aborted) throw controller.signal.reason
+      if (value === undefined) return undefined
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+        throw validate.typeError('cache.fetch', 'the value fetchMethod resolved to', 'a string, Buffer, Uint8Array or undefined', value)
+      }
+      this.set(key, value, setOptions)
+      return typeof value === 'string' ? value : Buffer.from(value)
+    }, (error) => {
+      done()
+      // Nothing is stored, and the stale value is not served again.
+      if (stale !== undefined && !this.#inner.has(key)) this.#inner.delete(key)
+      throw error
+    })
+    // A background refresh whose caller took the stale value may reject with no one waiting:
+    // that is not an unhandled rejection (whoever awaits `running` still sees it).
+    running.catch(() => {})
+    this.#inflight.set(key, running)
+    return running
   }
 
   /** @param {string} key */
@@ -302,7 +396,7 @@ function cacheApi (engine, config) {
      * @param {number} [ttlSeconds]
      */
     createCache (maxEntriesOrOptions, ttlSeconds) {
-      const options = cacheOptions(maxEntriesOrOptions, ttlSeconds, config)
+      const { fetchMethod, ...options } = cacheOptions(maxEntriesOrOptions, ttlSeconds, config)
       let inner
       try {
         inner = engine.createCache(options)
@@ -310,7 +404,7 @@ function cacheApi (engine, config) {
         // The native engine refuses with a code; the words are validate.js's.
         throw error?.code === 'ULTRA_NAMED_CACHE_MISMATCH' ? validate.namedCacheMismatchError(options.name, options) : error
       }
-      return new Cache(inner, options)
+      return new Cache(inner, options, fetchMethod)
     }
   }
 }

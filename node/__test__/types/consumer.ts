@@ -58,6 +58,8 @@ const dumped: Array<[string, CacheDumpEntry]> = cache.dump()
 named.load(dumped)
 // @ts-expect-error a dump entry holds a value
 cache.load([['k', { ttl: 5 }]])
+const fetching: Cache = createCache({ max: 10, fetchMethod: async (key, staleValue, { signal, context }) => (signal.aborted ? staleValue : `${key}${String(context)}`) })
+const fetched: Promise<string | Buffer | undefined> = fetching.fetch('k', { allowStale: true, forceRefresh: false, ttlMs: 10, context: 1 })
 const chained: Cache = cache.set('a', 'b').set('c', 'd', { ttlMs: 0 })
 const stale: string | Buffer | undefined = cache.get('k', { allowStale: true, updateAgeOnGet: false, noDeleteOnStaleGet: true })
 const stalePeek: string | Buffer | undefined = cache.peek('k', { allowStale: true })
@@ -124,5 +126,5 @@ export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
   inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
-  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs
+  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs, fetched
 }
