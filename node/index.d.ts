@@ -212,7 +212,7 @@ export interface CacheDumpEntry {
 
 /**
  * A string-keyed LRU cache of strings and byte strings. Keys are JS strings: distinct
- * strings are distinct keys (lone surrogates included).
+ * strings are distinct keys (lone surrogates included); string values come back as stored.
  */
 export interface Cache {
   /**

@@ -392,3 +392,19 @@ test('fetch without fetchMethod is get; its options are checked', async () => {
   assert.throws(() => cache.fetch('k', { signal: {} }), { name: 'TypeError', message: /^cache\.fetch: options\.signal must be an AbortSignal/ })
   assert.throws(() => createCache({ max: 1, fetchMethod: 'no' }), { name: 'TypeError', message: 'createCache: options.fetchMethod must be a function, got "no"' })
 })
+
+test('string values come back as the strings they were, lone surrogates included', () => {
+  const values = ['\uD800', '\uDC00x', '\uFFFD', 'a\uD83D\uDE00b', '\uDE00\uD83D', '한국어 \uD800 text', 'x'.repeat(2000) + '\uDBFF']
+  const cache = createCache({ max: 100 })
+  values.forEach((v, i) => cache.set(`k${i}`, v))
+  values.forEach((v, i) => {
+    assert.equal(cache.get(`k${i}`), v, JSON.stringify(v.slice(-8)))
+    assert.equal(cache.peek(`k${i}`), v)
+  })
+  assert.deepEqual([...cache.values()].reverse(), values)
+  const copy = createCache({ max: 100 })
+  copy.load(cache.dump())
+  assert.deepEqual([...copy.values()].reverse(), values)
+  const bytes = values.reduce((n, v, i) => n + Buffer.byteLength(`k${i}`) + Buffer.byteLength(v), 0)
+  assert.equal(cache.stats().bytes, bytes, 'counted as Buffer.byteLength counts them')
+})

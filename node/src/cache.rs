@@ -176,8 +176,14 @@ fn with_key<T>(env: Env, function: &str, key: Val, f: impl FnOnce(&[u8]) -> R<T>
     if raw::kind(env, key)? != Kind::String {
         return Err(type_error(function, "key"));
     }
+    with_wtf8(env, function, key, f)
+}
+
+/// Runs `f` on the WTF-8 encoding of the JS string `s` (see [`with_key`]): keys, and string
+/// values, which therefore come back as the strings they were.
+fn with_wtf8<T>(env: Env, function: &str, s: Val, f: impl FnOnce(&[u8]) -> R<T>) -> R<T> {
     let mut f = Some(f);
-    let done = raw::with_utf8(env, key, |bytes| {
+    let done = raw::with_utf8(env, s, |bytes| {
         if bytes.contains(&0xEF) && bytes.windows(3).any(|w| w == REPLACEMENT) {
             return Ok(None);
         }
@@ -185,8 +191,8 @@ fn with_key<T>(env: Env, function: &str, key: Val, f: impl FnOnce(&[u8]) -> R<T>
     })?;
     match (done, f) {
         (Some(out), _) => Ok(out),
-        (None, Some(f)) => f(&wtf8(&raw::utf16(env, key)?)),
-        (None, None) => Err(Fail::Error(format!("{function}: key read twice"))),
+        (None, Some(f)) => f(&wtf8(&raw::utf16(env, s)?)),
+        (None, None) => Err(Fail::Error(format!("{function}: string read twice"))),
     }
 }
 
@@ -219,6 +225,16 @@ fn key_to_js(env: Env, key: &[u8]) -> R<Val> {
         return raw::string_utf8(env, key);
     }
     raw::string_utf16(env, &utf16_of_wtf8(key))
+}
+
+/// A string value as the JS string it was made from. WTF-8 differs from UTF-8 only by lone
+/// surrogates, encoded `ED A0..BF ..`: text without an `ED` byte (found with memchr) goes
+/// straight to V8 as UTF-8.
+fn text_to_js(env: Env, text: &[u8]) -> R<Val> {
+    if !text.contains(&0xED) {
+        return raw::string_utf8(env, text);
+    }
+    key_to_js(env, text)
 }
 
 /// The UTF-16 code units of WTF-8 bytes (as [`wtf8`] writes them). Bytes that are not
@@ -268,10 +284,11 @@ fn read_flags(env: Env, function: &str, flags: Val) -> R<Option<ReadOptions>> {
     }))
 }
 
-/// A cached value as JS: a string, or a new Buffer holding a copy of the bytes.
+/// A cached value as JS: a string (stored as WTF-8, see [`with_wtf8`]), or a new Buffer
+/// holding a copy of the bytes.
 fn to_js(env: Env, value: &Value) -> R<Val> {
     match value.kind {
-        ValueKind::Str => raw::string_utf8(env, &value.data),
+        ValueKind::Str => text_to_js(env, &value.data),
         ValueKind::Bytes => raw::buffer_copy(env, &value.data),
     }
 }
@@ -394,10 +411,14 @@ fn set(env: Env, this: &mut NativeCache, [key, value, options]: [Val; 3]) -> R<V
         _ => ValueKind::Bytes,
     };
     with_key(env, F, key, |k| {
-        let stored = raw::with_data(env, value, |data| {
+        let store = |data: &[u8]| {
             let value = ValueRef { kind, data };
             Ok(this.with(|cache| cache.set_aged(k, value, ttl_ms, age)))
-        })?;
+        };
+        let stored = match kind {
+            ValueKind::Str => Some(with_wtf8(env, F, value, store)?),
+            ValueKind::Bytes => raw::with_data(env, value, store)?,
+        };
         match stored {
             None => Err(type_error(F, "value")),
             Some(Ok(_)) | Some(Err(CacheError::EntryTooLarge { .. })) => Ok(()),
