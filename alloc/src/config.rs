@@ -45,6 +45,8 @@ pub const MAX_SAFE: i64 = (1 << 53) - 1;
 pub const MAX_POOL_BUFFERS: i64 = 1 << 20;
 /// Largest entry bound of a cache (the fallback pre-allocates index arrays of that length).
 pub const MAX_CACHE_ENTRIES: i64 = 1 << 24;
+/// Largest BLAKE3 output the Node API hands out (1 MiB; BLAKE3's output is extendable).
+pub const MAX_BLAKE3_LENGTH: i64 = 1 << 20;
 /// Largest `ULTRA_EXPORTER_MAX_CONNECTIONS`.
 pub const MAX_CONNECTIONS: i64 = 1 << 20;
 /// Largest buffer ultra hands out or sizes by default: 4 GiB, the largest Buffer of Node 20 on
@@ -779,7 +781,7 @@ pub fn table_json() -> String {
     s.push_str(&pairs.join(", "));
     let _ = write!(
         s,
-        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES} }}\n}}\n"
+        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES}, \"maxBlake3Length\": {MAX_BLAKE3_LENGTH} }}\n}}\n"
     );
     s
 }
