@@ -17,6 +17,7 @@ const { createObjectPool } = require('./pool.js')
 const { createMemoryManager } = require('./manager.js')
 const { metricsText, startExporter, stopExporter } = require('./exporter.js')
 const { initMemorySubsystem } = require('./config.js')
+const { heapProfile, setHeapProfiling, heapProfileStatus } = require('./profile.js')
 
 module.exports = {
   /** @returns {string} the package version, which tracks ultra-core's */
@@ -38,5 +39,8 @@ module.exports = {
   createMemoryManager,
   metricsText,
   startExporter,
-  stopExporter
+  stopExporter,
+  heapProfile,
+  setHeapProfiling,
+  heapProfileStatus
 }

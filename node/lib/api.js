@@ -14,6 +14,7 @@ const { hashApi } = require('./hash.js')
 const { jsonApi } = require('./json.js')
 const { memoryApi } = require('./memory.js')
 const { exporterApi } = require('./exporter.js')
+const { profileApi } = require('./profile.js')
 
 /** The functions every engine must export. */
 const ENGINE_FUNCTIONS = Object.freeze([
@@ -33,7 +34,10 @@ const ENGINE_FUNCTIONS = Object.freeze([
   'createMemoryManager',
   'metricsText',
   'startExporter',
-  'stopExporter'
+  'stopExporter',
+  'heapProfile',
+  'setHeapProfiling',
+  'heapProfileStatus'
 ])
 
 /**
@@ -63,7 +67,8 @@ function createApi (engine) {
     ...hashApi(engine),
     ...jsonApi(engine),
     ...memoryApi(engine, settings.current),
-    ...exporterApi(engine)
+    ...exporterApi(engine),
+    ...profileApi(engine, settings.current)
   }
 }
 
