@@ -12,5 +12,5 @@ group=${2:-}
 for v in raw raw-stats counting attribution profiling; do
   cargo build --release --quiet --no-default-features --features "$v" --target-dir "target/$v"
 done
-out=../results/alloc-cost${group:+-$group}.json
+out=../results/alloc-cost${group:+-${group// /-}}.json
 exec "target/raw/release/compare" target "$rounds" "$out" "$group"
