@@ -472,14 +472,14 @@ export interface HeapProfileStatus {
  * switched on: a gzipped pprof `Profile` with one sample type, `inuse_space` in bytes,
  * symbolized (function names, files, lines), for `go tool pprof`, Pyroscope or Grafana.
  * Synchronous: the dump and its symbolization block the calling thread (the first call loads
- * the addon's line tables). Throws an `Error` with `code` `ULTRA_HEAP_PROFILE_OFF` while
+ * the addon's line tables). Throws a `RangeError` with `code` `ULTRA_HEAP_PROFILE_OFF` while
  * sampling is off, and `ULTRA_HEAP_PROFILE_UNAVAILABLE` on the fallback.
  */
 export declare function heapProfile(): Buffer
 
 /**
  * Switches the sampling of native allocations on or off at run time; off discards the samples
- * taken so far. Throws `ULTRA_HEAP_PROFILE_UNAVAILABLE` on the fallback.
+ * taken so far. Throws a `RangeError` with `code` `ULTRA_HEAP_PROFILE_UNAVAILABLE` on the fallback.
  */
 export declare function setHeapProfiling(on: boolean): void
 

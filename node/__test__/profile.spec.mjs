@@ -64,7 +64,7 @@ test('with profiling off the API says so, natively and on the fallback', () => {
   assert.equal(status.available, api.isNative)
   assert.equal(status.active, false)
   assert.throws(() => api.heapProfile(), (error) => {
-    assert.equal(error.constructor, Error)
+    assert.equal(error.constructor, RangeError)
     assert.equal(error.code, api.isNative ? 'ULTRA_HEAP_PROFILE_OFF' : 'ULTRA_HEAP_PROFILE_UNAVAILABLE')
     assert.match(error.message, api.isNative ? /ULTRA_HEAP_PROFILE=1/ : /fallback/)
     return true
@@ -73,7 +73,7 @@ test('with profiling off the API says so, natively and on the fallback', () => {
     assert.equal(status.sampleBytes, 512 * 1024)
   } else {
     assert.equal(status.sampleBytes, null)
-    assert.throws(() => api.setHeapProfiling(true), { code: 'ULTRA_HEAP_PROFILE_UNAVAILABLE' })
+    assert.throws(() => api.setHeapProfiling(true), { name: 'RangeError', code: 'ULTRA_HEAP_PROFILE_UNAVAILABLE' })
   }
 })
 

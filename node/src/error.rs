@@ -43,14 +43,6 @@ pub enum Fail {
         /// The message when the engine is called directly.
         message: String,
     },
-    /// A plain `Error` with a `code` property, for a failure of the engine that the program
-    /// may handle (e.g. `ULTRA_HEAP_PROFILE_OFF`).
-    Coded {
-        /// The `code` property.
-        code: &'static str,
-        /// The message.
-        message: String,
-    },
     /// A plain `Error` with this message.
     Error(String),
 }
@@ -100,10 +92,6 @@ fn throw(env: Env, fail: Fail) {
         Fail::Refused { code: c, message } => {
             code = Some(c);
             (ErrorClass::Range, message, None)
-        }
-        Fail::Coded { code: c, message } => {
-            code = Some(c);
-            (ErrorClass::Error, message, None)
         }
         Fail::Error(m) => (ErrorClass::Error, m, None),
     };

@@ -15,9 +15,9 @@ use crate::glue;
 use crate::raw::{self, Kind, Val};
 
 /// `heapProfile()`: the live heap sampled since sampling was switched on, as a gzipped pprof
-/// `Profile` (sample type `inuse_space`, bytes), symbolized, in a new Buffer. Throws an `Error`
-/// with `code` `ULTRA_HEAP_PROFILE_OFF` while sampling is off, `ULTRA_HEAP_PROFILE_UNAVAILABLE`
-/// when the profiler does not exist in this process.
+/// `Profile` (sample type `inuse_space`, bytes), symbolized, in a new Buffer. Throws a
+/// `RangeError` with `code` `ULTRA_HEAP_PROFILE_OFF` while sampling is off,
+/// `ULTRA_HEAP_PROFILE_UNAVAILABLE` when the profiler does not exist in this process.
 pub fn heap_profile(env: Env, []: [Val; 0]) -> R<Val> {
     let bytes = profile::heap_profile().map_err(fail)?;
     raw::buffer_copy(env, &bytes)
@@ -52,16 +52,18 @@ pub fn heap_profile_status(env: Env, []: [Val; 0]) -> R<Val> {
     Ok(out)
 }
 
-/// The JS error of a profiler failure: a plain `Error` with a `code` property.
+/// The JS error of a profiler failure: a refusal that depends on the process's state (sampling
+/// off, no profiler) is a `RangeError` with a `code`, as the engine's other refusals; a failure
+/// of jemalloc or of the conversion is a plain `Error`.
 fn fail(e: profile::ProfileError) -> Fail {
     let code = match e {
         profile::ProfileError::Inactive => "ULTRA_HEAP_PROFILE_OFF",
         profile::ProfileError::NotCompiled | profile::ProfileError::NotEnabled => {
             "ULTRA_HEAP_PROFILE_UNAVAILABLE"
         }
-        profile::ProfileError::Failed(_) => "ULTRA_HEAP_PROFILE_FAILED",
+        profile::ProfileError::Failed(_) => return Fail::Error(e.to_string()),
     };
-    Fail::Coded {
+    Fail::Refused {
         code,
         message: e.to_string(),
     }
