@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { Profile } from 'pprof-format'
 import { api, assertArgError, childEnv, packageDir, runNode } from './support.mjs'
 
+const require = createRequire(import.meta.url)
 const skip = !api.isNative && 'the native addon is not in use'
 
 /**
@@ -81,6 +83,25 @@ test('setHeapProfiling checks its argument', () => {
   for (const bad of [1, 'yes', undefined, null, {}]) {
     assertArgError(() => api.setHeapProfiling(bad), TypeError, 'setHeapProfiling', 'on')
   }
+})
+
+test('the engine called directly with junk only ever throws TypeError or RangeError', { skip }, () => {
+  const engine = require('../native.js')
+  const junk = [undefined, null, 0, 1, 'on', {}, [], Symbol('s'), 1n, () => true, Buffer.alloc(1)]
+  for (const name of ['heapProfile', 'setHeapProfiling', 'heapProfileStatus']) {
+    for (const a of junk) {
+      for (const b of [undefined, true, false]) {
+        try {
+          engine[name](a, b)
+        } catch (error) {
+          assert.ok(error instanceof TypeError || error instanceof RangeError, `${name}: ${error}`)
+          assert.ok(!/internal error|panick?ed/i.test(error.message), `${name}: ${error.message}`)
+        }
+      }
+    }
+  }
+  engine.setHeapProfiling(false)
+  assert.equal(engine.heapProfileStatus().active, false)
 })
 
 test('bad ULTRA_HEAP_PROFILE values are refused with the variable named', () => {
