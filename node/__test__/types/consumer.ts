@@ -9,15 +9,19 @@ import ultra, {
   createObjectPool,
   createXxh3Hasher,
   getCoreVersion,
+  heapProfile,
+  heapProfileStatus,
   initMemorySubsystem,
   isNative,
   jsonPointer,
   loadError,
   minifyJson,
   parseJson,
+  setHeapProfiling,
   validateJson,
   xxh3Hash,
   type Cache,
+  type HeapProfileStatus,
   type CacheStats,
   type JsonErrorKind,
   type JsonSyntaxError,
@@ -105,8 +109,13 @@ const wrongOwner: string = explained.owners.code
 
 const viaDefault: string = ultra.blake3Hash('default import')
 
+const profiling: HeapProfileStatus = heapProfileStatus()
+const sampleBytes: number | null = profiling.sampleBytes
+if (profiling.available) setHeapProfiling(true)
+const heap: Buffer | null = profiling.available ? heapProfile() : null
+
 export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
-  inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault
+  inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault, sampleBytes, heap
 }
