@@ -52,6 +52,10 @@ export interface MemoryConfig {
   jemallocBackgroundThread: boolean | null
   /** Period of an automatic purge of all arenas; `0` = off (`ULTRA_TRIM_INTERVAL_MS`, default 0). */
   trimIntervalMs: number
+  /** Sample allocations for heap profiles from the start (needs the `profiling` build) (`ULTRA_HEAP_PROFILE`, default false). */
+  heapProfile: boolean
+  /** Mean bytes allocated between two heap-profile samples (rounded down to a power of two) (`ULTRA_HEAP_PROFILE_SAMPLE_BYTES`, default 512KiB). */
+  heapProfileSampleBytes: number
   /** Listen address of the exporter (`host` or `host:port`, `[::1]:port`, `localhost` = 127.0.0.1, port `0` = ephemeral); a non-loopback address is served with a one-line warning (`ULTRA_EXPORTER_ADDR`, default 127.0.0.1:9477). */
   exporterAddr: string
   /** Folder where each process writes its Prometheus file_sd target (targets of dead processes there are removed at start) (`ULTRA_EXPORTER_SD_DIR`, default unset). */
@@ -606,7 +610,8 @@ export interface RunningExporter {
 }
 
 /**
- * Serves `GET /metrics` (other paths 404, other methods 405; gzip when accepted). Natively the
+ * Serves `GET /metrics` (other paths 404, other methods 405; gzip when accepted) and, natively,
+ * `GET /debug/pprof/heap` (the heap profile as gzipped pprof while sampling, 404 otherwise). Natively the
  * listener runs on threads of its own, so scrapes are answered while the event loop is busy,
  * and bounds what clients can hold: `ULTRA_EXPORTER_MAX_CONNECTIONS` open connections (default
  * 64), header read / idle / write timeouts (10 s / 30 s / 10 s), 431 beyond a 16 KiB header,
@@ -615,6 +620,37 @@ export interface RunningExporter {
  * `ULTRA_*` value rejects with an error naming the variable.
  */
 export declare function startExporter(options?: ExporterOptions): Promise<RunningExporter>
+
+// Native heap profiles
+
+/** Whether native heap profiles can be taken, and whether allocations are being sampled. */
+export interface HeapProfileStatus {
+  /** Whether jemalloc's profiler exists in this process (the native addon; always false on the fallback). */
+  readonly available: boolean
+  /** Whether allocations are being sampled now (`ULTRA_HEAP_PROFILE=1` or `setHeapProfiling(true)`). */
+  readonly active: boolean
+  /** The mean number of bytes allocated between two samples (`ULTRA_HEAP_PROFILE_SAMPLE_BYTES`), `null` when not available. */
+  readonly sampleBytes: number | null
+}
+
+/**
+ * The live native heap (everything ultra's native core holds) as sampled since sampling was
+ * switched on: a gzipped pprof `Profile` with one sample type, `inuse_space` in bytes,
+ * symbolized (function names, files, lines), for `go tool pprof`, Pyroscope or Grafana.
+ * Synchronous: the dump and its symbolization block the calling thread (the first call loads
+ * the addon's line tables). Throws a `RangeError` with `code` `ULTRA_HEAP_PROFILE_OFF` while
+ * sampling is off, and `ULTRA_HEAP_PROFILE_UNAVAILABLE` on the fallback.
+ */
+export declare function heapProfile(): Buffer
+
+/**
+ * Switches the sampling of native allocations on or off at run time; off discards the samples
+ * taken so far. Throws a `RangeError` with `code` `ULTRA_HEAP_PROFILE_UNAVAILABLE` on the fallback.
+ */
+export declare function setHeapProfiling(on: boolean): void
+
+/** Whether native heap profiles are available and being sampled. */
+export declare function heapProfileStatus(): HeapProfileStatus
 
 /** What `registerPromClient` registered. */
 export interface PromClientRegistration {

@@ -19,6 +19,9 @@ export const {
   metricsText,
   startExporter,
   registerPromClient,
+  heapProfile,
+  setHeapProfiling,
+  heapProfileStatus,
   isNative,
   loadError
 } = ultra

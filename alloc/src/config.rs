@@ -45,6 +45,8 @@ pub const MAX_SAFE: i64 = (1 << 53) - 1;
 pub const MAX_POOL_BUFFERS: i64 = 1 << 20;
 /// Largest entry bound of a cache (the fallback pre-allocates index arrays of that length).
 pub const MAX_CACHE_ENTRIES: i64 = 1 << 24;
+/// Largest BLAKE3 output the Node API hands out (1 MiB; BLAKE3's output is extendable).
+pub const MAX_BLAKE3_LENGTH: i64 = 1 << 20;
 /// Largest `ULTRA_EXPORTER_MAX_CONNECTIONS`.
 pub const MAX_CONNECTIONS: i64 = 1 << 20;
 /// Largest buffer ultra hands out or sizes by default: 4 GiB, the largest Buffer of Node 20 on
@@ -52,6 +54,9 @@ pub const MAX_CONNECTIONS: i64 = 1 << 20;
 /// the running Node's `MAX_LENGTH`, the addon this; both read it from here (the JS side through
 /// the generated `config-table.json`, `limits`).
 pub const MAX_BUFFER_BYTES: i64 = 1 << 32;
+/// Largest mean interval between two heap-profile samples (`ULTRA_HEAP_PROFILE_SAMPLE_BYTES`):
+/// 4 GiB, beyond which a profile would hold next to nothing.
+pub const MAX_PROFILE_SAMPLE_BYTES: i64 = 1 << 32;
 
 /// What a variable's value is, which decides how it is parsed and how its range reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +443,14 @@ variables! {
     trim_interval_ms: u64 = 0, "ULTRA_TRIM_INTERVAL_MS", "trimIntervalMs", Millis, [0, MAX_SAFE],
         option: true, unset: "", help: "period of an automatic purge of all arenas; `0` = off",
         metric: metric_seconds("ultra_config_trim_interval_seconds", "ULTRA_TRIM_INTERVAL_MS: period of the automatic purge of dirty pages in seconds; 0 means off.");
+    heap_profile: bool = false, "ULTRA_HEAP_PROFILE", "heapProfile", Bool, [0, 1], option: false,
+        unset: "",
+        help: "sample allocations for heap profiles from the start (needs the `profiling` build)",
+        metric: None;
+    heap_profile_sample_bytes: usize = 512 << 10, "ULTRA_HEAP_PROFILE_SAMPLE_BYTES",
+        "heapProfileSampleBytes", Size, [1, MAX_PROFILE_SAMPLE_BYTES], option: false, unset: "",
+        help: "mean bytes allocated between two heap-profile samples (rounded down to a power of two)",
+        metric: None;
     exporter_addr: SocketAddr = LOCALHOST, "ULTRA_EXPORTER_ADDR", "exporterAddr", Addr, [0, 0],
         option: false, unset: "",
         help: "listen address of the exporter (`host` or `host:port`, `[::1]:port`, `localhost` = 127.0.0.1, port `0` = ephemeral); a non-loopback address is served with a one-line warning",
@@ -720,9 +733,13 @@ impl ConfigBuilder {
     }
 }
 
-/// Applies the jemalloc settings of `config` (decay, background thread), if any are set.
+/// Applies the jemalloc settings of `config` (decay, background thread, heap profiling), if any
+/// are set.
 ///
-/// Nothing happens for unset fields. Without the `jemalloc` feature a set field is an error.
+/// Nothing happens for unset fields. Without the `jemalloc` feature a set field is an error;
+/// `ULTRA_HEAP_PROFILE=1` without the `profiling` feature too. The heap-profile interval is
+/// applied whenever the profiler exists, so that sampling switched on later uses it
+/// ([`crate::profile`]).
 pub fn apply_jemalloc(config: &Config) -> Result<(), crate::JemallocError> {
     if let Some(ms) = config.jemalloc_dirty_decay_ms {
         crate::jemalloc::set_dirty_decay_ms(ms)?;
@@ -730,6 +747,10 @@ pub fn apply_jemalloc(config: &Config) -> Result<(), crate::JemallocError> {
     if let Some(on) = config.jemalloc_background_thread {
         crate::jemalloc::set_background_thread(on)?;
     }
+    crate::profile::apply(config).map_err(|e| crate::JemallocError::Ctl {
+        name: "prof.active",
+        reason: format!("ULTRA_HEAP_PROFILE={}: {e}", config.heap_profile),
+    })?;
     Ok(())
 }
 
@@ -779,7 +800,7 @@ pub fn table_json() -> String {
     s.push_str(&pairs.join(", "));
     let _ = write!(
         s,
-        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES} }}\n}}\n"
+        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES}, \"maxBlake3Length\": {MAX_BLAKE3_LENGTH} }}\n}}\n"
     );
     s
 }
@@ -928,8 +949,12 @@ mod tests {
             ("ULTRA_TRIM_INTERVAL_MS", "5000"),
             ("ULTRA_EXPORTER_ADDR", "[::1]:0"),
             ("ULTRA_EXPORTER_SD_DIR", "/tmp/sd"),
+            ("ULTRA_HEAP_PROFILE", "on"),
+            ("ULTRA_HEAP_PROFILE_SAMPLE_BYTES", "1MiB"),
         ])
         .unwrap();
+        assert!(c.heap_profile);
+        assert_eq!(c.heap_profile_sample_bytes, 1 << 20);
         assert_eq!(c.pool_initial, 4);
         assert_eq!(c.pool_max, 32);
         assert_eq!(c.pool_buffer_bytes, 4096);

@@ -53,14 +53,17 @@
 //!   ([`arenas`]). Without it those answer [`JemallocError::NotAvailable`].
 //! - `attribution` (default): per-subsystem figures. Without it `AllocStats::subsystems` is
 //!   `None`.
+//! - `profiling`: jemalloc's sampling heap profiler, compiled in and started inactive;
+//!   [`profile::heap_profile`] returns symbolized pprof (`ULTRA_HEAP_PROFILE=1` or
+//!   [`profile::set_active`] switch sampling on). Implies `jemalloc`.
 //! - `dlopen`: builds jemalloc with `disable_initial_exec_tls`, required in a library that is
 //!   loaded with `dlopen` (the Node addon turns it on); binaries leave it off, since every
 //!   jemalloc TLS access then becomes a `__tls_get_addr` call.
 //!
 //! | artifact | features |
 //! |---|---|
-//! | Node addon (`ultra-node`) | `jemalloc`, `attribution`, `dlopen` |
-//! | `ultra-exporter` binary | `jemalloc`, `attribution` |
+//! | Node addon (`ultra-node`) | `jemalloc`, `attribution`, `dlopen`, `profiling` |
+//! | `ultra-exporter` binary | `jemalloc`, `attribution`, `profiling` |
 //! | a Rust program | `jemalloc`, `attribution` (the defaults) |
 //!
 //! Cargo unifies features of crates built in one invocation: `cargo build --workspace` builds
@@ -79,6 +82,7 @@ pub mod config;
 mod counters;
 pub mod jemalloc;
 mod pool;
+pub mod profile;
 pub mod resident;
 mod subsystem;
 mod tracking;

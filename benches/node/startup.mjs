@@ -30,6 +30,7 @@ const READ = `
 const VARIANTS = {
   'bare node': { env: {}, code: 'const u = null;' },
   'ultra-node, default config': { env: {}, code: `const u = require(${PKG}); u.initMemorySubsystem();` },
+  'ultra-node, ULTRA_HEAP_PROFILE=1': { env: { ULTRA_HEAP_PROFILE: '1' }, code: `const u = require(${PKG}); u.initMemorySubsystem();` },
   'ultra-node, pure-JS fallback': { env: { ULTRA_FORCE_FALLBACK: '1' }, code: `const u = require(${PKG}); u.initMemorySubsystem();` },
   'ULTRA_POOL_INITIAL=1000 + a pool': {
     env: { ULTRA_POOL_INITIAL: '1000' },

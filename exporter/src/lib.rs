@@ -44,8 +44,11 @@
 //! [`Server::local_addr`]; a non-loopback address is served with a one-line warning on
 //! stderr. `GET /metrics` answers `200` with
 //! `Content-Type: text/plain; version=0.0.4; charset=utf-8` (gzip-compressed when the request's
-//! `Accept-Encoding` allows it); other paths `404`; other methods `405` with
-//! `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the address.
+//! `Accept-Encoding` allows it). `GET /debug/pprof/heap` answers `200` with the sampled live
+//! heap as gzipped pprof (`ultra_alloc::profile::heap_profile`, for `go tool pprof` and
+//! Pyroscope) while heap profiling samples, `404` saying why otherwise. Other paths `404`; other
+//! methods `405` with `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the
+//! address.
 //!
 //! The listener is hyper's HTTP/1 server on a current-thread tokio runtime of its own,
 //! started by `serve` (never when the library loads): one I/O thread and

@@ -65,7 +65,10 @@ macro_rules! say {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::from_env() {
-        Ok(c) => c,
+        Ok(c) => {
+            ultra_core::json::configure_pool(&c);
+            c
+        }
         Err(e) => {
             eprintln!("ultra-exporter: {e}");
             return ExitCode::from(2);

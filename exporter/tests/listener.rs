@@ -140,6 +140,36 @@ fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
 }
 
 #[test]
+fn the_heap_profile_route_serves_pprof_while_sampling_and_404_otherwise() {
+    // This crate's tests build with the `cli` feature, which compiles the profiler in.
+    assert!(ultra_alloc::profile::compiled() && ultra_alloc::profile::enabled());
+    let exporter = Exporter::new();
+    let server = exporter.serve_with(loopback0(), limits()).expect("serve");
+    let get = b"GET /debug/pprof/heap HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let off = exchange(server.local_addr(), get);
+    assert_eq!(status_of(&off), Some(404));
+    assert!(String::from_utf8_lossy(&off).contains("heap profiling is off"));
+
+    ultra_alloc::profile::set_active(true).expect("sampling on");
+    let kept: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 1 << 16]).collect();
+    let on = exchange(server.local_addr(), get);
+    ultra_alloc::profile::set_active(false).expect("sampling off");
+    drop(kept);
+    assert_eq!(status_of(&on), Some(200));
+    let text = String::from_utf8_lossy(&on);
+    assert!(
+        text.contains("content-type: application/octet-stream"),
+        "{text:.200}"
+    );
+    let body = &on[on
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers")
+        + 4..];
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzipped pprof body");
+}
+
+#[test]
 fn a_slow_header_and_a_silent_connection_are_closed_after_the_header_timeout() {
     let exporter = Exporter::new();
     let server = exporter

@@ -339,3 +339,14 @@ test('startExporter takes localhost as host, bound as 127.0.0.1', async () => {
     await local.close()
   }
 })
+
+test('GET /debug/pprof/heap answers 404 while heap profiling is off', async () => {
+  const server = await api.startExporter({ host: '127.0.0.1', port: 0 })
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.port}/debug/pprof/heap`)
+    assert.equal(res.status, 404)
+    assert.match(await res.text(), /heap profil|not found/)
+  } finally {
+    await server.close()
+  }
+})

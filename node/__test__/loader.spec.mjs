@@ -10,7 +10,7 @@ const PUBLIC_NAMES = [
   'getCoreVersion', 'initMemorySubsystem', 'createCache', 'blake3Hash', 'createBlake3Hasher',
   'xxh3Hash', 'createXxh3Hasher', 'validateJson', 'parseJson', 'jsonPointer', 'minifyJson',
   'createMemoryArena', 'createObjectPool', 'createMemoryManager', 'metricsText', 'startExporter',
-  'registerPromClient', 'isNative', 'loadError'
+  'registerPromClient', 'heapProfile', 'setHeapProfiling', 'heapProfileStatus', 'isNative', 'loadError'
 ]
 
 test('exports exactly the public API', () => {

@@ -17,6 +17,7 @@ const { createObjectPool } = require('./pool.js')
 const { createMemoryManager } = require('./manager.js')
 const { metricsText, startExporter, stopExporter, exporterClosed } = require('./exporter.js')
 const { initMemorySubsystem } = require('./config.js')
+const { heapProfile, setHeapProfiling, heapProfileStatus } = require('./profile.js')
 
 module.exports = {
   /** @returns {string} the package version, which tracks ultra-core's */
@@ -39,5 +40,8 @@ module.exports = {
   metricsText,
   startExporter,
   stopExporter,
-  exporterClosed
+  exporterClosed,
+  heapProfile,
+  setHeapProfiling,
+  heapProfileStatus
 }

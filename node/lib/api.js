@@ -14,6 +14,7 @@ const { hashApi } = require('./hash.js')
 const { jsonApi } = require('./json.js')
 const { memoryApi } = require('./memory.js')
 const { exporterApi } = require('./exporter.js')
+const { profileApi } = require('./profile.js')
 
 /** The functions every engine must export. */
 const ENGINE_FUNCTIONS = Object.freeze([
@@ -34,7 +35,10 @@ const ENGINE_FUNCTIONS = Object.freeze([
   'metricsText',
   'startExporter',
   'stopExporter',
-  'exporterClosed'
+  'exporterClosed',
+  'heapProfile',
+  'setHeapProfiling',
+  'heapProfileStatus'
 ])
 
 /**
@@ -64,7 +68,8 @@ function createApi (engine) {
     ...hashApi(engine),
     ...jsonApi(engine),
     ...memoryApi(engine, settings.current),
-    ...exporterApi(engine)
+    ...exporterApi(engine),
+    ...profileApi(engine, settings.current)
   }
 }
 

@@ -31,7 +31,7 @@ const MAX_CACHE_ENTRIES = limits.maxCacheEntries
 /** Largest number of buffers a pool keeps or creates up front. */
 const MAX_POOL_BUFFERS = limits.maxPoolBuffers
 /** Largest BLAKE3 output (extendable-output mode) in bytes. */
-const MAX_BLAKE3_LENGTH = 2 ** 20
+const MAX_BLAKE3_LENGTH = limits.maxBlake3Length
 /** Largest XXH3 seed. */
 const MAX_SEED = 2n ** 64n - 1n
 

@@ -14,8 +14,9 @@ use crate::error::{integer, one_of, range_error, type_error, Fail, R};
 use crate::glue::{self, Class, Member};
 use crate::raw::{self, Kind, Val};
 
-/// Largest BLAKE3 output the API hands out, as `lib/validate.js` (`MAX_BLAKE3_LENGTH`).
-const MAX_BLAKE3_LENGTH: usize = 1 << 20;
+/// Largest BLAKE3 output the API hands out (one place: `ultra_alloc::config`, which
+/// `lib/validate.js` reads through `config-table.json`).
+const MAX_BLAKE3_LENGTH: usize = ultra_alloc::config::MAX_BLAKE3_LENGTH as usize;
 
 /// Runs `f` on the bytes of `data` (a string, Buffer or Uint8Array), or fails with the
 /// TypeError of `function`.

@@ -24,6 +24,12 @@ use crate::raw::{self, Kind, Val};
 
 /// The `SyntaxError` (or, for a fault of the parser itself, `Error`) for a document
 /// `function` could not take.
+/// Resolves the effective configuration first, which sizes JSON's input pool from it (see
+/// `memory::effective_config`); a no-op after the first call.
+fn pool_ready() -> R<()> {
+    crate::memory::effective_config(&[]).map(|_| ())
+}
+
 fn document_error(function: &str, e: &JsonError) -> Fail {
     if e.kind() == JsonErrorKind::Internal {
         return Fail::Error(format!("{function}: {e}"));
@@ -61,6 +67,7 @@ fn as_js_string(env: Env, function: &str, data: Val) -> R<Val> {
 /// for an input over the size limit). Never throws for invalid JSON.
 pub fn validate_json(env: Env, [data]: [Val; 1]) -> R<Val> {
     const F: &str = "validateJson";
+    pool_ready()?;
     let result = with_input(env, F, "data", data, |d| Ok(json::validate(d)))?;
     let out = raw::object(env)?;
     match result {
@@ -94,6 +101,7 @@ pub fn validate_json(env: Env, [data]: [Val; 1]) -> R<Val> {
 /// invalid.
 pub fn parse_json(env: Env, [data]: [Val; 1]) -> R<Val> {
     const F: &str = "parseJson";
+    pool_ready()?;
     validated(env, F, data)?;
     js_parse(env, as_js_string(env, F, data)?)
 }
@@ -102,6 +110,7 @@ pub fn parse_json(env: Env, [data]: [Val; 1]) -> R<Val> {
 /// SyntaxError with the byte `offset` and `kind` when `data` is invalid.
 pub fn json_pointer(env: Env, [data, pointer]: [Val; 2]) -> R<Val> {
     const F: &str = "jsonPointer";
+    pool_ready()?;
     if raw::kind(env, pointer)? != Kind::String {
         return Err(crate::error::type_error(F, "pointer"));
     }
@@ -123,6 +132,7 @@ pub fn json_pointer(env: Env, [data, pointer]: [Val; 2]) -> R<Val> {
 /// SyntaxError with the byte `offset` and `kind` when `data` is invalid.
 pub fn minify_json(env: Env, [data]: [Val; 1]) -> R<Val> {
     const F: &str = "minifyJson";
+    pool_ready()?;
     let minified = with_input(env, F, "data", data, |d| Ok(json::minify(d)))?
         .map_err(|e| document_error(F, &e))?;
     raw::string_utf8(env, &minified)

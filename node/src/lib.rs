@@ -26,6 +26,7 @@
 //! | `arena` | `createMemoryArena` | `ultra_alloc::Arena` |
 //! | `pool` | `createObjectPool` | `ultra_alloc::BufferPool` |
 //! | `memory` | `createMemoryManager`, `initMemorySubsystem`, `getCoreVersion` | `ultra_core::Snapshot`, `ultra_alloc::Config` |
+//! | `profile` | `heapProfile`, `setHeapProfiling`, `heapProfileStatus` | `ultra_alloc::profile` (jemalloc's sampling heap profiler, as pprof) |
 //!
 //! # Rules kept here (DESIGN.md, "Rules for the addon")
 //!
@@ -37,7 +38,9 @@
 //!   docs of `arena` and `pool`.
 //! - **Nothing happens at load.** Loading the addon reserves, pools and spawns nothing: the
 //!   global allocator only counts, and the first `initMemorySubsystem` (made by the first
-//!   factory call if not by the program) applies the configuration.
+//!   factory call if not by the program) applies the configuration. The one exception:
+//!   `ULTRA_HEAP_PROFILE=1` switches heap sampling on at the first load, so that the profile
+//!   covers every allocation.
 //! - `unsafe` lives in `raw` and `glue` (N-API calls) and in the two external-buffer
 //!   finalizers, each block with its `// SAFETY:` reasoning.
 
@@ -54,6 +57,7 @@ mod hash;
 mod json;
 mod memory;
 mod pool;
+mod profile;
 mod raw;
 
 use napi::Env;
@@ -99,6 +103,9 @@ pub extern "C" fn node_api_module_get_api_version_v1() -> i32 {
 }
 
 fn init(env: Env, exports: raw::Val) -> error::R<()> {
+    // `ULTRA_HEAP_PROFILE=1` samples from the first allocation, not from the first use of the
+    // configuration (the one thing done at load, once per process; see `profile`).
+    ultra_alloc::profile::start_from_env();
     let mut classes = [std::ptr::null_mut(); glue::CLASSES];
     classes[cache::NativeCache::SLOT] =
         glue::define_class::<cache::NativeCache>(env, cache::MEMBERS)?;
@@ -119,6 +126,7 @@ fn init(env: Env, exports: raw::Val) -> error::R<()> {
         pool::FUNCTIONS,
         memory::FUNCTIONS,
         exporter::FUNCTIONS,
+        profile::FUNCTIONS,
     ]
     .concat();
     glue::init(env, exports, classes, &functions)

@@ -298,7 +298,10 @@ pub fn effective_config(options: &[(&'static Variable, Value)]) -> R<&'static Co
     }
     let config = Config::from_env_with_options(options).map_err(|e| Fail::Range(e.to_string()))?;
     let applied = apply(config).map_err(|e| Fail::Error(format!("initMemorySubsystem: {e}")))?;
-    Ok(&EFFECTIVE.get_or_init(|| applied).config)
+    let effective = &EFFECTIVE.get_or_init(|| applied).config;
+    // JSON's input pool reads the same ULTRA_POOL_* values (JSON calls resolve the config first).
+    ultra_core::json::configure_pool(effective);
+    Ok(effective)
 }
 
 /// Reads the options of `initMemorySubsystem`: for each variable of the table that is an

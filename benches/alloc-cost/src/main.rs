@@ -8,6 +8,9 @@
 //! - `micro`: each thread does 4 M malloc/free pairs of 8 B – 64 KiB through a ring of 256 live
 //!   blocks, outside any scope.
 //!
+//! A last argument `prof` (feature `profiling`) switches jemalloc's heap profiler on, at its
+//! default 512 KiB interval, before the workload starts.
+//!
 //! Prints one line: the workload's checksum and, on ultra builds, the peak live bytes ultra
 //! reported, so that a run also shows the instrument's own view.
 
@@ -142,6 +145,10 @@ fn main() {
     let arg = |i: usize| args.get(i).map(String::as_str);
     let threads = arg(1).and_then(|t| t.parse().ok()).unwrap_or(1usize);
     let scoped = arg(2) == Some("scope");
+    #[cfg(feature = "profiling")]
+    if args.iter().any(|a| a == "prof") {
+        ultra_alloc::profile::set_active(true).expect("the heap profiler");
+    }
     let sum = match arg(0) {
         Some("real") => on_threads(threads, |t| {
             in_scope(scoped, || real(200_000 / threads, t as u64 + 7))

@@ -67,12 +67,15 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 pub(crate) enum Route {
     /// `/metrics`: [`Exporter::render`].
     Metrics,
+    /// `/debug/pprof/heap`: `ultra_alloc::profile::heap_profile`, `404` when profiling is off.
+    HeapProfile,
 }
 
 /// The route of `path`, if any.
 pub(crate) fn route(path: &str) -> Option<Route> {
     match path {
         "/metrics" => Some(Route::Metrics),
+        "/debug/pprof/heap" => Some(Route::HeapProfile),
         _ => None,
     }
 }
@@ -437,7 +440,7 @@ async fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Body> {
     let Some(route) = route(req.uri().path()) else {
         return plain(
             StatusCode::NOT_FOUND,
-            "not found: metrics are served at /metrics\n",
+            "not found: metrics are served at /metrics (heap profiles at /debug/pprof/heap)\n",
         );
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -452,8 +455,14 @@ async fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Body> {
     match shared.renders.render(route, accepts_gzip(req)).await {
         Ok(rendered) => {
             let mut r = Response::new(Full::new(rendered.body));
+            if !rendered.found {
+                *r.status_mut() = StatusCode::NOT_FOUND;
+            }
             let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(rendered.content_type),
+            );
             h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
             if rendered.gzip {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));

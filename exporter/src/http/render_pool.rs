@@ -15,14 +15,18 @@ use flate2::Compression;
 use tokio::sync::oneshot;
 use ultra_alloc::Subsystem;
 
-use super::Route;
+use super::{Route, CONTENT_TYPE};
 use crate::Exporter;
 
 /// What a render thread hands back.
 pub(crate) struct Rendered {
     pub(crate) body: Bytes,
-    /// Whether `body` is gzip-compressed.
+    /// Whether `body` is gzip-compressed (as a `Content-Encoding`).
     pub(crate) gzip: bool,
+    /// The body's `Content-Type`.
+    pub(crate) content_type: &'static str,
+    /// `false`: the route has nothing to serve now (`404`, `body` says why).
+    pub(crate) found: bool,
 }
 
 struct Job {
@@ -152,11 +156,14 @@ fn worker(
 fn render(exporter: &Exporter, route: Route, gzip: bool) -> Result<Rendered, String> {
     let text = match route {
         Route::Metrics => exporter.render(),
+        Route::HeapProfile => return heap_profile(),
     };
     if !gzip {
         return Ok(Rendered {
             body: Bytes::from(text),
             gzip: false,
+            content_type: CONTENT_TYPE,
+            found: true,
         });
     }
     let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
@@ -166,9 +173,37 @@ fn render(exporter: &Exporter, route: Route, gzip: bool) -> Result<Rendered, Str
         .map(|body| Rendered {
             body: Bytes::from(body),
             gzip: true,
+            content_type: CONTENT_TYPE,
+            found: true,
         })
         .map_err(|e| format!("gzip failed: {e}"))
 }
+
+/// `/debug/pprof/heap`: jemalloc's sampled live heap as gzipped pprof, or a `404` saying why
+/// there is none (profiling not compiled in, not enabled, or sampling off).
+fn heap_profile() -> Result<Rendered, String> {
+    use ultra_alloc::profile::ProfileError;
+    match ultra_alloc::profile::heap_profile() {
+        Ok(pprof) => Ok(Rendered {
+            body: Bytes::from(pprof),
+            gzip: false,
+            content_type: PPROF_CONTENT_TYPE,
+            found: true,
+        }),
+        Err(
+            e @ (ProfileError::NotCompiled | ProfileError::NotEnabled | ProfileError::Inactive),
+        ) => Ok(Rendered {
+            body: Bytes::from(format!("{e}\n")),
+            gzip: false,
+            content_type: "text/plain; charset=utf-8",
+            found: false,
+        }),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `Content-Type` of a heap profile: gzipped protobuf, as Go's `net/http/pprof` serves it.
+const PPROF_CONTENT_TYPE: &str = "application/octet-stream";
 
 #[cfg(test)]
 mod tests {
@@ -197,6 +232,8 @@ mod tests {
             Ok(Rendered {
                 body: Bytes::from_static(b"ok"),
                 gzip: false,
+                content_type: CONTENT_TYPE,
+                found: true,
             })
         });
         let (pool, threads) = RenderPool::start_with(render, 1, 1).expect("start");

@@ -9,16 +9,20 @@ import ultra, {
   createObjectPool,
   createXxh3Hasher,
   getCoreVersion,
+  heapProfile,
+  heapProfileStatus,
   initMemorySubsystem,
   isNative,
   jsonPointer,
   loadError,
   minifyJson,
   parseJson,
+  setHeapProfiling,
   validateJson,
   xxh3Hash,
   type Cache,
   type CacheDumpEntry,
+  type HeapProfileStatus,
   type CacheStats,
   type JsonErrorKind,
   type JsonSyntaxError,
@@ -122,9 +126,14 @@ const wrongOwner: string = explained.owners.code
 
 const viaDefault: string = ultra.blake3Hash('default import')
 
+const profiling: HeapProfileStatus = heapProfileStatus()
+const sampleBytes: number | null = profiling.sampleBytes
+if (profiling.available) setHeapProfiling(true)
+const heap: Buffer | null = profiling.available ? heapProfile() : null
+
 export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
   inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
-  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs, fetched
+  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs, fetched, sampleBytes, heap
 }

@@ -3,8 +3,9 @@
 //! machine drift hits both sides alike). CPU is user + system time and peak RSS is `ru_maxrss`,
 //! both from the kernel's accounting of the finished child (`wait4`).
 //!
-//! `compare <target-root> <rounds> <json-out>`: `<target-root>/<variant>/release/ultra-alloc-cost`
-//! must exist for every variant (`run.sh` builds them).
+//! `compare <target-root> <rounds> <json-out> [group]`:
+//! `<target-root>/<variant>/release/ultra-alloc-cost` must exist for every variant (`run.sh`
+//! builds them); with `group`, only the groups whose name contains it run.
 
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
@@ -65,6 +66,33 @@ const GROUPS: &[Group] = &[
             ("ultra attribution", "attribution", &[]),
         ],
     },
+    Group {
+        name: "real program, 2 threads, outside a scope: heap profiling",
+        args: &["real", "2", "noscope"],
+        variants: &[
+            ("ultra attribution (no profiler)", "attribution", &[]),
+            ("profiler compiled in, inactive", "profiling", &[]),
+            ("profiler active, 512 KiB", "profiling", &["prof"]),
+        ],
+    },
+    Group {
+        name: "real program, 2 threads, inside a Cache scope: heap profiling",
+        args: &["real", "2", "scope"],
+        variants: &[
+            ("ultra attribution (no profiler)", "attribution", &[]),
+            ("profiler compiled in, inactive", "profiling", &[]),
+            ("profiler active, 512 KiB", "profiling", &["prof"]),
+        ],
+    },
+    Group {
+        name: "2 threads × 4 M malloc/free, outside scopes: heap profiling",
+        args: &["micro", "2"],
+        variants: &[
+            ("ultra attribution (no profiler)", "attribution", &[]),
+            ("profiler compiled in, inactive", "profiling", &[]),
+            ("profiler active, 512 KiB", "profiling", &["prof"]),
+        ],
+    },
 ];
 
 /// CPU seconds and peak RSS bytes of one run.
@@ -105,13 +133,15 @@ fn main() {
     let root = args.first().map(String::as_str).unwrap_or("target");
     let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     let out = args.get(2).map(String::as_str);
+    let only = args.get(3).map(String::as_str).unwrap_or("");
+    let groups: Vec<&Group> = GROUPS.iter().filter(|g| g.name.contains(only)).collect();
     // figures[group][variant] = per-round (cpu, rss)
-    let mut figures: Vec<Vec<Vec<(f64, f64)>>> = GROUPS
+    let mut figures: Vec<Vec<Vec<(f64, f64)>>> = groups
         .iter()
         .map(|g| vec![Vec::new(); g.variants.len()])
         .collect();
     for round in 0..=rounds {
-        for (g, group) in GROUPS.iter().enumerate() {
+        for (g, group) in groups.iter().enumerate() {
             for (v, (_, variant, extra)) in group.variants.iter().enumerate() {
                 let bin = format!("{root}/{variant}/release/ultra-alloc-cost");
                 let all: Vec<&str> = group.args.iter().chain(extra.iter()).copied().collect();
@@ -126,7 +156,7 @@ fn main() {
     }
     let mut md = String::new();
     let mut json = String::from("[\n");
-    for (g, group) in GROUPS.iter().enumerate() {
+    for (g, group) in groups.iter().enumerate() {
         let _ = writeln!(md, "\n{} ({rounds} rounds, medians)\n", group.name);
         let _ = writeln!(
             md,
