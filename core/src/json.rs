@@ -247,28 +247,28 @@ impl JsonError {
 }
 
 static POOL: OnceLock<BufferPool> = OnceLock::new();
+static POOL_CONFIG: OnceLock<PoolConfig> = OnceLock::new();
 
 /// Sizes the process-wide input pool from `config`, the host's effective configuration, unless
-/// the pool is already in use; returns whether it took effect. Hosts that resolve their
-/// configuration themselves (the Node addon, the exporter binary) call it when they do, so that
-/// JSON reads the same `ULTRA_POOL_*` values as everything else.
+/// it was sized already; returns whether it took effect. Nothing is allocated here: the pool
+/// is still created at first use. Hosts that resolve their configuration themselves (the Node
+/// addon, the exporter binary) call it when they do, so that JSON reads the same
+/// `ULTRA_POOL_*` values as everything else.
 pub fn configure_pool(config: &Config) -> bool {
-    let mut set = false;
-    POOL.get_or_init(|| {
-        set = true;
-        BufferPool::new(PoolConfig::from(config))
-    });
-    set
+    POOL.get().is_none() && POOL_CONFIG.set(PoolConfig::from(config)).is_ok()
 }
 
-/// The process-wide pool the input copies come from: as [`configure_pool`] set it, or else
-/// created on first use and sized by `ULTRA_POOL_*` ([`Config::from_env`]; defaults if the
+/// The process-wide pool the input copies come from, created on first use: sized as
+/// [`configure_pool`] said, or else by `ULTRA_POOL_*` ([`Config::from_env`]; defaults if the
 /// environment does not parse — a library user who wants that error sees it from
 /// `Config::from_env` and passes the result to [`configure_pool`]).
 pub fn pool() -> &'static BufferPool {
     POOL.get_or_init(|| {
-        let config = Config::from_env().unwrap_or_default();
-        BufferPool::new(PoolConfig::from(&config))
+        let config = POOL_CONFIG
+            .get()
+            .copied()
+            .unwrap_or_else(|| PoolConfig::from(&Config::from_env().unwrap_or_default()));
+        BufferPool::new(config)
     })
 }
 
