@@ -1008,25 +1008,19 @@ impl Cache {
             self.book.miss();
             return None;
         };
-        if e.ttl_ns == 0 {
-            let r = f(&e.value);
-            if read.keep_stale {
-                self.lru.promote(key);
+        if e.ttl_ns != 0 {
+            let now = duration_ns(clock.now());
+            if e.expired(now) {
+                let r = read.allow_stale.then(|| f(&e.value));
+                if !read.keep_stale {
+                    self.remove_expired(key);
+                }
+                self.book.miss();
+                return r;
             }
-            self.book.hit();
-            return Some(r);
-        }
-        let now = duration_ns(clock.now());
-        if e.expired(now) {
-            let r = read.allow_stale.then(|| f(&e.value));
-            if !read.keep_stale {
-                self.remove_expired(key);
+            if read.update_age {
+                e.expires_at = expiry(now, e.ttl_ns);
             }
-            self.book.miss();
-            return r;
-        }
-        if read.update_age {
-            e.expires_at = expiry(now, e.ttl_ns);
         }
         let r = f(&e.value);
         if read.keep_stale {

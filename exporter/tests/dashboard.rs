@@ -249,17 +249,9 @@ fn the_rss_panels_query_the_owner_series_the_exporter_emits() {
         .filter_map(|l| l.strip_prefix("ultra_resident_bytes{owner=\""))
         .map(|l| l.split('"').next().expect("label value").to_owned())
         .collect();
-    for owner in [
-        "code",
-        "ultra",
-        "allocator_overhead",
-        "malloc",
-        "malloc_free",
-        "stacks",
-        "unattributed",
-    ] {
+    for owner in common::BINARY_OWNERS {
         assert!(
-            owners.contains(owner),
+            owners.contains(*owner),
             "owner {owner} not emitted: {owners:?}"
         );
     }

@@ -409,15 +409,7 @@ fn resident_owners_sum_to_the_rss_of_their_reading() {
         owners.push(owner.to_owned());
     }
     assert_eq!(sum, e.rss_bytes as f64, "{text}");
-    for owner in [
-        "code",
-        "ultra",
-        "allocator_overhead",
-        "malloc",
-        "malloc_free",
-        "stacks",
-        "unattributed",
-    ] {
+    for owner in common::BINARY_OWNERS {
         assert!(
             owners.iter().any(|o| o == owner),
             "{owner} missing: {owners:?}"

@@ -9,6 +9,18 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+/// The `ultra_resident_bytes` owners the exporter emits without V8 (a Rust process), plus the
+/// remainder's series.
+pub const BINARY_OWNERS: &[&str] = &[
+    "code",
+    "ultra",
+    "allocator_overhead",
+    "malloc",
+    "malloc_free",
+    "stacks",
+    "unattributed",
+];
+
 /// Runs `promtool check metrics` on `text`; panics with install instructions if promtool is
 /// missing. Returns its exit status and everything it printed.
 pub fn promtool_check(text: &str) -> (ExitStatus, String) {
