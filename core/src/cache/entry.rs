@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::{Accounting, Value};
+use super::policy::Weigher;
+use super::Value;
 
 /// Fixed bytes added to every entry's weight, on top of its key and value bytes.
 ///
@@ -33,7 +34,8 @@ pub const NODE_BYTES: usize = 2 * std::mem::size_of::<usize>()
     + std::mem::size_of::<Entry>();
 
 /// The weight of an entry with a key of `key_len` bytes and a value of `value_len` bytes
-/// under [`Accounting::Memory`] (see [`Accounting::weight`] for the other accountings).
+/// under [`EntryWeight::Footprint`](super::EntryWeight::Footprint), the default (see
+/// [`EntryWeight::weight`](super::EntryWeight::weight) for the other weights).
 pub const fn entry_weight(key_len: usize, value_len: usize) -> usize {
     key_len
         .saturating_add(value_len)
@@ -55,8 +57,8 @@ impl Entry {
         now >= self.expires_at
     }
 
-    pub(super) fn weight(&self, key: &[u8], accounting: Accounting) -> usize {
-        accounting.weight(key.len(), self.value.data.len())
+    pub(super) fn weight(&self, key: &[u8], weigher: Weigher) -> usize {
+        weigher.weight(key.len(), self.value.data.len())
     }
 }
 

@@ -17,13 +17,14 @@
 //! # Ok::<(), ultra_core::cache::CacheError>(())
 //! ```
 //!
-//! # Semantics (those of the `lru-cache` npm package where the issue is silent)
+//! # Semantics (the defaults of [`Policy`]; `lru-cache`'s where nothing else decides)
 //!
 //! - **Bounds.** [`CacheOptions`] has three bounds — entries, bytes, default TTL — and at least
 //!   one is required. As in `lru-cache`, `0` means "no bound" for each of them.
 //! - **Weight.** An entry weighs `key bytes + value bytes + ENTRY_OVERHEAD` (see
 //!   [`ENTRY_OVERHEAD`]); [`Cache::bytes`] is the sum of the weights and tracks the allocator's
-//!   `Cache` live bytes within a documented bound.
+//!   `Cache` live bytes within a documented bound, so `max_bytes` bounds what the cache
+//!   really holds.
 //! - **Eviction.** After an insert or update, entries are evicted from the least recently used
 //!   end until both bounds hold. Each eviction is counted under one [`EvictionReason`]: `expired`
 //!   if the victim's TTL had already run out, else `capacity` if the entry bound was exceeded,
@@ -43,10 +44,13 @@
 //!   [`CacheOptions::update_age_on_get`], a hit also restarts the entry's TTL.
 //! - **Stats.** `get`, `peek` and `has` count a hit or a miss; `remaining_ttl` and `keys` count
 //!   nothing. [`caches_total`] sums every cache of the process without allocating.
-//! - **Accounting.** All of the above is [`Accounting::Memory`], the default. The Node API
-//!   keeps the `lru-cache` package's figures instead, [`Accounting::LruCache`]: weights
-//!   without the overhead, only `get` counting hits and misses, and a refused entry counted as
-//!   a `size` eviction. Everything else (eviction order, TTLs, bounds) is the same.
+//! - **Policy.** [`CacheOptions::policy`] changes these choices one by one, each named for
+//!   what it does ([`Policy`]): how an entry is weighed ([`EntryWeight`]), whether `peek` and
+//!   `has` count, whether they (and `remaining_ttl`) remove an expired entry, how `delete`
+//!   treats one, whether a refused entry counts as a `size` eviction, and whether a TTL-only
+//!   cache purges itself. They are resolved once, when the cache is built. Everything else
+//!   (eviction order, TTLs, bounds) is the same under every policy. The Node API picks the
+//!   choices that add up to the `lru-cache` package's behaviour.
 //!
 //! # Memory attribution
 //!
@@ -66,6 +70,7 @@
 mod clock;
 mod entry;
 mod options;
+mod policy;
 mod shared;
 mod stats;
 mod store;
@@ -73,7 +78,8 @@ mod value;
 
 pub use clock::{Clock, ManualClock, MonotonicClock, RemainingTtl};
 pub use entry::{entry_weight, EntryInfo, ENTRY_OVERHEAD, NODE_BYTES};
-pub use options::{Accounting, CacheError, CacheOptions, ReadOptions};
+pub use options::{CacheError, CacheOptions, ReadOptions};
+pub use policy::{EntryWeight, Policy};
 pub use shared::SharedCache;
 pub use stats::{caches_total, CacheStats, EvictionReason};
 pub use store::{Cache, SetOutcome};

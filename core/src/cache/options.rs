@@ -1,78 +1,10 @@
-//! How a cache is bounded and what its figures count: [`CacheOptions`], their validated
-//! form (`Limits`), [`ReadOptions`] and [`CacheError`].
+//! How a cache is bounded: [`CacheOptions`], their validated form (`Limits`, with the
+//! [`Policy`] resolved), [`ReadOptions`] and [`CacheError`].
 
 use ultra_alloc::Config;
 
 use super::clock::ttl_ns;
-use super::entry::{entry_weight, ENTRY_OVERHEAD};
-
-/// What a cache's figures count: how entries are weighed for `max_bytes` and
-/// [`Cache::bytes`](super::Cache::bytes), and which look-ups count as hits and misses.
-///
-/// ```
-/// use ultra_core::cache::{Accounting, Cache, CacheOptions, ENTRY_OVERHEAD};
-///
-/// let mut cache = Cache::new(CacheOptions {
-///     max_bytes: Some(20),
-///     accounting: Accounting::LruCache,
-///     ..CacheOptions::default()
-/// })?;
-/// cache.set("k1", "12345678", None)?; // 2 + 8 bytes
-/// assert_eq!(cache.bytes(), 10);
-/// cache.peek("k1"); // counts nothing under LruCache
-/// assert!(cache.set("k2", "x".repeat(30).as_str(), None).is_err()); // refused...
-/// assert_eq!(cache.stats().evictions_size, 1); // ...and counted as a size eviction
-/// assert_eq!((cache.stats().hits, cache.stats().misses), (0, 0));
-/// assert_eq!(Accounting::Memory.weight(2, 8), 10 + ENTRY_OVERHEAD);
-/// # Ok::<(), ultra_core::cache::CacheError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Accounting {
-    /// ultra's own figures: an entry weighs `key + value + ENTRY_OVERHEAD` bytes, so that
-    /// [`Cache::bytes`](super::Cache::bytes) tracks the memory the cache holds; `get`, `peek` and `has` count hits
-    /// and misses; an entry refused for `max_bytes` is not an eviction.
-    #[default]
-    Memory,
-    /// The behaviour of the `lru-cache` npm package, which the Node API keeps:
-    ///
-    /// - an entry weighs its key and value bytes, at least 1 (lru-cache's
-    ///   `sizeCalculation`), so `max_bytes` may be as low as 1;
-    /// - only `get` counts hits and misses (`peek` and `has` count nothing);
-    /// - only `get`, `set` and [`Cache::purge_expired`](super::Cache::purge_expired) remove an expired entry (counted as an
-    ///   `expired` eviction): `peek`, `has` and `remaining_ttl` answer "absent" and leave it,
-    ///   and `delete` removes it without counting an eviction and answers `true`;
-    /// - an entry refused for `max_bytes` counts as one `size` eviction (the key's previous
-    ///   value, if any, is removed without being counted);
-    /// - a cache bounded by TTL alone purges its expired entries during `set` whenever its
-    ///   length doubled since the last purge (at least 64 entries), so that it stays within
-    ///   twice its live entries, as lru-cache's `ttlAutopurge` keeps it bounded.
-    LruCache,
-}
-
-impl Accounting {
-    /// The weight of an entry with a key of `key_len` bytes and a value of `value_len` bytes.
-    pub const fn weight(self, key_len: usize, value_len: usize) -> usize {
-        match self {
-            Accounting::Memory => entry_weight(key_len, value_len),
-            Accounting::LruCache => {
-                let w = key_len.saturating_add(value_len);
-                if w == 0 {
-                    1
-                } else {
-                    w
-                }
-            }
-        }
-    }
-
-    /// The smallest `max_bytes` under which an entry can be stored.
-    pub const fn min_max_bytes(self) -> usize {
-        match self {
-            Accounting::Memory => ENTRY_OVERHEAD,
-            Accounting::LruCache => 1,
-        }
-    }
-}
+use super::policy::{Policy, Weigher};
 
 /// How a [`Cache`](super::Cache) is bounded. At least one bound must be set; `0` means "no bound" for each
 /// (as in `lru-cache`).
@@ -91,8 +23,9 @@ impl Accounting {
 pub struct CacheOptions {
     /// Maximum number of entries; beyond it the least recently used are evicted (`capacity`).
     pub max_entries: Option<usize>,
-    /// Maximum total weight in bytes (see [`ENTRY_OVERHEAD`]); beyond it the least recently
-    /// used are evicted (`size`). Must be at least [`ENTRY_OVERHEAD`] when set.
+    /// Maximum total weight in bytes (see [`EntryWeight`](super::EntryWeight); by default
+    /// key + value + [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD) per entry); beyond it the least recently used are
+    /// evicted (`size`). Must be at least the lightest entry's weight when set.
     pub max_bytes: Option<usize>,
     /// Default time to live of entries, in milliseconds: finite and `>= 0`. Fractions are kept
     /// to the nanosecond, rounded up.
@@ -108,8 +41,9 @@ pub struct CacheOptions {
     /// Largest weight of one entry; a heavier entry is refused as one heavier than
     /// `max_bytes` is, and evicts nothing. `None` or `0`: only `max_bytes` bounds an entry.
     pub max_entry_bytes: Option<usize>,
-    /// What the cache's figures count (default [`Accounting::Memory`]).
-    pub accounting: Accounting,
+    /// The choices beyond the bounds: how entries are weighed, what counts, what happens to
+    /// expired entries (default [`Policy::DEFAULT`], ultra's own figures).
+    pub policy: Policy,
 }
 
 impl CacheOptions {
@@ -125,7 +59,7 @@ impl CacheOptions {
             allow_stale: false,
             keep_stale: false,
             max_entry_bytes: None,
-            accounting: Accounting::Memory,
+            policy: Policy::DEFAULT,
         }
     }
 
@@ -148,7 +82,7 @@ impl CacheOptions {
             allow_stale: self.allow_stale,
             keep_stale: self.keep_stale,
             max_entry_bytes: self.max_entry_bytes.filter(|&n| n != 0),
-            accounting: self.accounting,
+            policy: self.policy,
         }
     }
 }
@@ -183,7 +117,7 @@ pub enum CacheError {
     MaxBytesTooSmall {
         /// The value given.
         max_bytes: usize,
-        /// The smallest weight of an entry ([`Accounting::min_max_bytes`]).
+        /// The smallest weight of an entry ([`EntryWeight::min_weight`](super::EntryWeight::min_weight)).
         overhead: usize,
     },
     /// `max_entry_bytes` is below the weight of the smallest possible entry.
@@ -194,7 +128,7 @@ pub enum CacheError {
     MaxEntryBytesTooSmall {
         /// The value given.
         max_entry_bytes: usize,
-        /// The smallest weight of an entry ([`Accounting::min_max_bytes`]).
+        /// The smallest weight of an entry ([`EntryWeight::min_weight`](super::EntryWeight::min_weight)).
         overhead: usize,
     },
     /// An entry heavier than `max_bytes` or `max_entry_bytes`; it was not stored, nothing was
@@ -204,12 +138,12 @@ pub enum CacheError {
          largest entry that max_bytes and max_entry_bytes allow: not stored"
     )]
     EntryTooLarge {
-        /// The entry's weight (see [`entry_weight`]).
+        /// The entry's weight (see [`EntryWeight`](super::EntryWeight)).
         weight: usize,
         /// The bound it exceeds: the lower of `max_bytes` and `max_entry_bytes`.
         max_bytes: usize,
-        /// The per-entry overhead in the weight: [`ENTRY_OVERHEAD`], or 0 under
-        /// [`Accounting::LruCache`].
+        /// The per-entry overhead in the weight: [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD), or 0 for
+        /// [`EntryWeight::Payload`](super::EntryWeight::Payload).
         overhead: usize,
     },
     /// [`SharedCache::named`](super::SharedCache::named) with an empty name.
@@ -236,7 +170,10 @@ pub(super) struct Limits {
     /// The lower of `max_bytes` and `max_entry_bytes`.
     pub(super) max_entry: usize,
     pub(super) default_ttl_ns: u64,
-    pub(super) accounting: Accounting,
+    /// The policy, as given.
+    pub(super) policy: Policy,
+    /// Its [`EntryWeight`](super::EntryWeight), resolved.
+    pub(super) weigher: Weigher,
 }
 
 impl Limits {
@@ -246,7 +183,8 @@ impl Limits {
             Some(ms) => ttl_ns("ttl_ms", ms)?,
             None => 0,
         };
-        let min = o.accounting.min_max_bytes();
+        let weigher = Weigher::of(o.policy.weight);
+        let min = weigher.weight(0, 0);
         if let Some(max_entry_bytes) = o.max_entry_bytes.filter(|&n| n < min) {
             return Err(CacheError::MaxEntryBytesTooSmall {
                 max_entry_bytes,
@@ -272,7 +210,8 @@ impl Limits {
                 .unwrap_or(usize::MAX)
                 .min(o.max_entry_bytes.unwrap_or(usize::MAX)),
             default_ttl_ns,
-            accounting: o.accounting,
+            policy: o.policy,
+            weigher,
         })
     }
 }

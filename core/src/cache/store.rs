@@ -13,8 +13,8 @@ use super::entry::Entry;
 use super::options::Limits;
 use super::stats::{Book, TOTALS};
 use super::{
-    Accounting, CacheError, CacheOptions, CacheStats, Clock, EntryInfo, EvictionReason,
-    MonotonicClock, ReadOptions, RemainingTtl, Value, ValueRef, ENTRY_OVERHEAD,
+    CacheError, CacheOptions, CacheStats, Clock, EntryInfo, EvictionReason, MonotonicClock,
+    ReadOptions, RemainingTtl, Value, ValueRef,
 };
 
 /// What [`Cache::set`] did.
@@ -37,7 +37,7 @@ pub struct Cache {
     book: Book,
     /// Most entries held since the hash index was last rebuilt.
     high_water: usize,
-    /// Length at which a TTL-only cache under [`Accounting::LruCache`] purges next.
+    /// Length at which a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) purges next.
     purge_at: usize,
 }
 
@@ -52,7 +52,7 @@ impl fmt::Debug for Cache {
     }
 }
 
-/// Length from which a TTL-only cache under [`Accounting::LruCache`] purges expired entries.
+/// Length from which a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) purges expired entries.
 pub(super) const PURGE_MIN: usize = 64;
 
 /// Entries below which the hash index is never rebuilt smaller.
@@ -160,8 +160,8 @@ impl Cache {
         self.get_with(key, Value::clone)
     }
 
-    /// Like [`Cache::get_with`], but leaves recency and age alone (and, under
-    /// [`Accounting::LruCache`], counts no hit or miss).
+    /// Like [`Cache::get_with`], but leaves recency and age alone (and, without
+    /// [`Policy::count_peeks`](super::Policy::count_peeks), counts no hit or miss).
     pub fn peek_with<R>(
         &mut self,
         key: &(impl AsRef<[u8]> + ?Sized),
@@ -172,9 +172,8 @@ impl Cache {
     }
 
     /// [`Cache::peek_with`] with per-call [`ReadOptions`]: `f` sees an expired entry's value
-    /// with `allow_stale`. Under [`Accounting::Memory`] an expired entry is removed unless
-    /// `keep_stale`; under [`Accounting::LruCache`] `peek` never removes one. `update_age` is
-    /// not used.
+    /// with `allow_stale`. With [`Policy::peeks_remove_stale`](super::Policy::peeks_remove_stale) an expired entry is removed
+    /// unless `keep_stale`; without, `peek` never removes one. `update_age` is not used.
     pub fn peek_with_options<R>(
         &mut self,
         key: &(impl AsRef<[u8]> + ?Sized),
@@ -183,7 +182,7 @@ impl Cache {
     ) -> Option<R> {
         let key = key.as_ref();
         // No scope and no clock read without a TTL, as in `get_with`.
-        let counts = self.limits.accounting == Accounting::Memory;
+        let policy = self.limits.policy;
         let clock = &self.clock;
         let (r, live) = match self.lru.peek(key) {
             None => (None, false),
@@ -192,13 +191,13 @@ impl Cache {
             }
             Some(e) => {
                 let r = read.allow_stale.then(|| f(&e.value));
-                if counts && !read.keep_stale {
+                if policy.peeks_remove_stale && !read.keep_stale {
                     self.remove_expired(key);
                 }
                 (r, false)
             }
         };
-        if counts {
+        if policy.count_peeks {
             if live {
                 self.book.hit();
             } else {
@@ -213,8 +212,8 @@ impl Cache {
         self.peek_with(key, Value::clone)
     }
 
-    /// Whether `key` has a live entry; counts a hit or a miss (not under
-    /// [`Accounting::LruCache`]), leaves recency alone.
+    /// Whether `key` has a live entry; counts a hit or a miss (with [`Policy::count_peeks`](super::Policy::count_peeks)),
+    /// leaves recency alone.
     pub fn has(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> bool {
         self.has_with_options(key, false)
     }
@@ -251,7 +250,7 @@ impl Cache {
         if let Some(e) = self.lru.pop(key) {
             self.book.removed(
                 1,
-                e.weight(key, self.limits.accounting),
+                e.weight(key, self.limits.weigher),
                 Some(EvictionReason::Expired),
             );
             drop(e);
@@ -292,28 +291,23 @@ impl Cache {
         };
         let _guard = Subsystem::Cache.enter();
         let now = self.now();
-        let accounting = self.limits.accounting;
-        let weight = accounting.weight(key.len(), value.data.len());
+        let (policy, weigher) = (self.limits.policy, self.limits.weigher);
+        let weight = weigher.weight(key.len(), value.data.len());
         if weight > self.limits.max_entry {
             if let Some(e) = self.lru.pop(key) {
-                let reason = match accounting {
-                    Accounting::Memory => e.expired(now).then_some(EvictionReason::Expired),
-                    Accounting::LruCache => None,
-                };
-                self.book.removed(1, e.weight(key, accounting), reason);
+                let counted = !policy.count_refusals && e.expired(now);
+                let reason = counted.then_some(EvictionReason::Expired);
+                self.book.removed(1, e.weight(key, weigher), reason);
                 drop(e);
                 self.maybe_shrink();
             }
-            if accounting == Accounting::LruCache {
+            if policy.count_refusals {
                 self.book.refused();
             }
             return Err(CacheError::EntryTooLarge {
                 weight,
                 max_bytes: self.limits.max_entry,
-                overhead: match accounting {
-                    Accounting::Memory => ENTRY_OVERHEAD,
-                    Accounting::LruCache => 0,
-                },
+                overhead: weigher.overhead,
             });
         }
         let expires_at = match expiry(now, ttl_ns) {
@@ -322,7 +316,7 @@ impl Cache {
         };
         let outcome = match self.lru.get_mut(key) {
             Some(e) => {
-                let old = e.weight(key, self.limits.accounting);
+                let old = e.weight(key, weigher);
                 let was_expired = e.expired(now);
                 e.value = value.to_value();
                 e.ttl_ns = ttl_ns;
@@ -354,12 +348,12 @@ impl Cache {
         Ok(outcome)
     }
 
-    /// Keeps a TTL-only cache under [`Accounting::LruCache`] within twice its live entries
+    /// Keeps a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) within twice its live entries
     /// (amortised O(1) per `set`).
     fn autopurge(&mut self) {
         let l = &self.limits;
         let ttl_only = l.max_entries == usize::MAX && l.max_bytes == usize::MAX;
-        if l.accounting != Accounting::LruCache || !ttl_only || self.lru.len() < self.purge_at {
+        if !l.policy.ttl_autopurge || !ttl_only || self.lru.len() < self.purge_at {
             return;
         }
         self.purge_expired();
@@ -383,14 +377,14 @@ impl Cache {
                 EvictionReason::Size
             };
             self.book
-                .removed(1, e.weight(&key, self.limits.accounting), Some(reason));
+                .removed(1, e.weight(&key, self.limits.weigher), Some(reason));
         }
     }
 
-    /// Removes `key`. Under [`Accounting::Memory`], returns whether it had a live entry (an
-    /// expired one is removed too, counted as an `expired` eviction, and `false` is returned).
-    /// Under [`Accounting::LruCache`], returns whether it had an entry, expired or not (not
-    /// counted as an eviction), as `lru-cache`'s `delete`.
+    /// Removes `key`. With [`Policy::delete_stale_is_eviction`](super::Policy::delete_stale_is_eviction), returns whether it had a live
+    /// entry (an expired one is removed too, counted as an `expired` eviction, and `false` is
+    /// returned). Without, returns whether it had an entry, expired or not (not counted as an
+    /// eviction).
     pub fn delete(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> bool {
         let key = key.as_ref();
         let _guard = Subsystem::Cache.enter();
@@ -399,10 +393,10 @@ impl Cache {
             return false;
         };
         let live = !e.expired(now);
-        let counts = self.limits.accounting == Accounting::Memory;
+        let counts = self.limits.policy.delete_stale_is_eviction;
         let reason = (!live && counts).then_some(EvictionReason::Expired);
         self.book
-            .removed(1, e.weight(key, self.limits.accounting), reason);
+            .removed(1, e.weight(key, self.limits.weigher), reason);
         drop(e);
         self.maybe_shrink();
         live || !counts
@@ -423,12 +417,12 @@ impl Cache {
         let _guard = Subsystem::Cache.enter();
         let now = self.now();
         let (mut n, mut weight) = (0, 0);
-        let accounting = self.limits.accounting;
+        let weigher = self.limits.weigher;
         self.lru.retain(|k, e| {
             let expired = e.expired(now);
             if expired {
                 n += 1;
-                weight += e.weight(k, accounting);
+                weight += e.weight(k, weigher);
             }
             !expired
         });
@@ -438,7 +432,7 @@ impl Cache {
     }
 
     /// The time `key` has left: `None` if absent or expired (an expired entry is removed,
-    /// counted as an `expired` eviction, except under [`Accounting::LruCache`], where it is
+    /// counted as an `expired` eviction, with [`Policy::peeks_remove_stale`](super::Policy::peeks_remove_stale); without, it is
     /// left). Counts no hit or miss, leaves recency alone.
     pub fn remaining_ttl(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> Option<RemainingTtl> {
         let key = key.as_ref();
@@ -446,7 +440,7 @@ impl Cache {
         let now = self.now();
         let e = self.lru.peek(key)?;
         if e.expired(now) {
-            if self.limits.accounting == Accounting::Memory {
+            if self.limits.policy.peeks_remove_stale {
                 self.remove_expired(key);
             }
             return None;
@@ -505,7 +499,7 @@ impl Cache {
         self.lru.is_empty()
     }
 
-    /// Sum of the entries' weights (see [`ENTRY_OVERHEAD`]), expired ones not yet removed
+    /// Sum of the entries' weights (see [`EntryWeight`](super::EntryWeight)), expired ones not yet removed
     /// included.
     pub fn bytes(&self) -> usize {
         self.book.bytes

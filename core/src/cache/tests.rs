@@ -164,10 +164,17 @@ fn ttl_semantics() {
 }
 
 #[test]
-fn lru_cache_accounting_keeps_the_figures_of_lru_cache() {
+fn a_policy_can_keep_the_figures_of_lru_cache() {
     let clock = Arc::new(ManualClock::new());
     let lru = |o: CacheOptions| CacheOptions {
-        accounting: Accounting::LruCache,
+        policy: Policy {
+            weight: EntryWeight::Payload,
+            count_peeks: false,
+            peeks_remove_stale: false,
+            delete_stale_is_eviction: false,
+            count_refusals: true,
+            ttl_autopurge: true,
+        },
         ..o
     };
     // Weights without overhead (at least 1), a byte bound as low as 1, refusals counted.
@@ -309,4 +316,115 @@ fn shared_cache_under_four_threads() {
     assert_eq!(s.inserts, s.entries + s.evictions_capacity + deleted);
     let weight: usize = cache.with(|c| c.keys().map(|k| k.len()).sum::<usize>());
     assert!(cache.bytes() > weight);
+}
+
+#[test]
+fn each_policy_choice_changes_only_what_it_names() {
+    let clock = Arc::new(ManualClock::new());
+    let with = |policy: Policy| {
+        let o = CacheOptions {
+            max_entries: Some(10),
+            max_bytes: Some(10_000),
+            ttl_ms: Some(10.0),
+            policy,
+            ..CacheOptions::default()
+        };
+        let mut c = Cache::with_clock(o, clock.clone()).unwrap();
+        for k in ["peeked", "had", "asked", "deleted"] {
+            c.set(k, "v", None).unwrap();
+        }
+        c
+    };
+    // What every look-up of the four stale keys does, and the figures after a refusal.
+    let run = |policy: Policy| {
+        let mut c = with(policy);
+        assert!(c.peek("peeked").is_some() && c.has("had"));
+        clock.advance_ms(10);
+        let seen = (
+            c.peek("peeked").is_some(),
+            c.has("had"),
+            c.remaining_ttl("asked").is_some(),
+            c.delete("deleted"),
+        );
+        let refused = c.set("big", "x".repeat(20_000).as_str(), None).is_err();
+        let s = c.stats();
+        (
+            seen,
+            refused,
+            c.len(),
+            (s.hits, s.misses),
+            (s.evictions_expired, s.evictions_size),
+            c.bytes(),
+        )
+    };
+    let d = run(Policy::DEFAULT);
+    assert_eq!(
+        d,
+        ((false, false, false, false), true, 0, (2, 2), (4, 0), 0)
+    );
+    let no_count = run(Policy {
+        count_peeks: false,
+        ..Policy::DEFAULT
+    });
+    assert_eq!(
+        no_count,
+        ((false, false, false, false), true, 0, (0, 0), (4, 0), 0)
+    );
+    let left = run(Policy {
+        peeks_remove_stale: false,
+        ..Policy::DEFAULT
+    });
+    assert_eq!(
+        left,
+        (
+            (false, false, false, false),
+            true,
+            3,
+            (2, 2),
+            (1, 0),
+            entry_weight(6, 1) + entry_weight(3, 1) + entry_weight(5, 1)
+        )
+    );
+    let kept = run(Policy {
+        delete_stale_is_eviction: false,
+        ..Policy::DEFAULT
+    });
+    assert_eq!(
+        kept,
+        ((false, false, false, true), true, 0, (2, 2), (3, 0), 0)
+    );
+    let refusals = run(Policy {
+        count_refusals: true,
+        ..Policy::DEFAULT
+    });
+    assert_eq!(
+        refusals,
+        ((false, false, false, false), true, 0, (2, 2), (4, 1), 0)
+    );
+    let payload = run(Policy {
+        weight: EntryWeight::Payload,
+        ..Policy::DEFAULT
+    });
+    assert_eq!(payload, d);
+    assert_eq!(
+        Cache::new(CacheOptions {
+            max_bytes: Some(1),
+            policy: Policy {
+                weight: EntryWeight::Payload,
+                ..Policy::DEFAULT
+            },
+            ..CacheOptions::default()
+        })
+        .map(|c| c.bytes()),
+        Ok(0)
+    );
+    assert!(Cache::new(opts(None, Some(1), None)).is_err());
+    // ttl_autopurge is checked in a_policy_can_keep_the_figures_of_lru_cache; without it a
+    // TTL-only cache keeps what it is never asked about.
+    let mut c = Cache::with_clock(opts(None, None, Some(5.0)), clock.clone()).unwrap();
+    for i in 0..200 {
+        c.set(&format!("k{i}"), "v", None).unwrap();
+        clock.advance_ms(1);
+    }
+    assert_eq!(c.len(), 200);
 }
