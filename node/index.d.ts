@@ -42,7 +42,7 @@ export interface MemoryConfig {
   arenaLimitBytes: number
   /** Entry bound of caches created without options (`ULTRA_CACHE_MAX_ENTRIES`, default unset). */
   cacheMaxEntries: number | null
-  /** Byte bound of caches created without options (`ULTRA_CACHE_MAX_BYTES`, default unset). */
+  /** Byte bound of caches created without options, an entry weighing key + value + its overhead (`ULTRA_CACHE_MAX_BYTES`, default unset). */
   cacheMaxBytes: number | null
   /** TTL of caches created without options (`0` = none) (`ULTRA_CACHE_TTL_MS`, default unset). */
   cacheTtlMs: number | null
@@ -78,7 +78,7 @@ export interface MemoryConfigOptions {
   arenaLimitBytes?: number
   /** Entry bound of caches created without options (`ULTRA_CACHE_MAX_ENTRIES`, default unset). */
   cacheMaxEntries?: number
-  /** Byte bound of caches created without options (`ULTRA_CACHE_MAX_BYTES`, default unset). */
+  /** Byte bound of caches created without options, an entry weighing key + value + its overhead (`ULTRA_CACHE_MAX_BYTES`, default unset). */
   cacheMaxBytes?: number
   /** TTL of caches created without options (`0` = none) (`ULTRA_CACHE_TTL_MS`, default unset). */
   cacheTtlMs?: number
@@ -108,7 +108,12 @@ export declare function initMemorySubsystem(options?: MemoryConfigOptions): Memo
 export interface CacheOptions {
   /** Most entries kept, 1..2^24. */
   max?: number
-  /** Most bytes kept: each entry counts its key and value in UTF-8 bytes (at least 1). */
+  /**
+   * Most bytes kept, counted as what the cache really holds: each entry weighs its key and
+   * value in UTF-8 bytes plus a fixed per-entry overhead (150 on 64-bit: list node, TTL state
+   * and its share of the hash index, counted at its largest), so the native cache's memory
+   * (`subsystems.cache.liveBytes`) stays within `maxBytes`. At least that overhead.
+   */
   maxBytes?: number
   /** Time to live of each entry in milliseconds; 0 or absent: no expiry. */
   ttlMs?: number
@@ -122,8 +127,9 @@ export interface CacheOptions {
   /** Whether `get` leaves an expired entry in place (stale-while-revalidate). Default `false`. */
   noDeleteOnStaleGet?: boolean
   /**
-   * Largest entry stored, in the bytes `maxBytes` counts (1..2^53-1): a larger one is not
-   * stored, evicts nothing, and removes the key's previous value. Default: `maxBytes`.
+   * Largest entry stored, in the bytes `maxBytes` counts (overhead included, so at least the
+   * overhead): a larger one is not stored, evicts nothing, and removes the key's previous
+   * value. Default: `maxBytes`.
    */
   maxEntrySize?: number
   /**
@@ -165,7 +171,7 @@ export interface CacheStats {
   }
   /** Entries held, counting expired ones not yet removed. */
   entries: number
-  /** Bytes of the entries held, as counted for `maxBytes`. */
+  /** Bytes of the entries held, as counted for `maxBytes` (key + value + overhead each). */
   bytes: number
 }
 

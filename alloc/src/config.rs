@@ -45,6 +45,14 @@ pub const MAX_SAFE: i64 = (1 << 53) - 1;
 pub const MAX_POOL_BUFFERS: i64 = 1 << 20;
 /// Largest entry bound of a cache (the fallback pre-allocates index arrays of that length).
 pub const MAX_CACHE_ENTRIES: i64 = 1 << 24;
+/// What one cache entry holds beyond its key and value bytes, on 64-bit targets: the bytes a
+/// cache's `max_bytes` (Node: `maxBytes`) counts per entry on top of them, so that the bound is
+/// one on the memory the cache really holds. ultra-core derives the figure from its entry's
+/// layout and fails to compile if the two disagree; the Node fallback weighs entries with it
+/// (through the generated `config-table.json`, `limits`).
+pub const CACHE_ENTRY_OVERHEAD: i64 = 150;
+/// Longest name of a named cache, in UTF-16 code units (JS string length).
+pub const MAX_CACHE_NAME_LENGTH: i64 = 256;
 /// Largest BLAKE3 output the Node API hands out (1 MiB; BLAKE3's output is extendable).
 pub const MAX_BLAKE3_LENGTH: i64 = 1 << 20;
 /// Largest `ULTRA_EXPORTER_MAX_CONNECTIONS`.
@@ -426,8 +434,8 @@ variables! {
         help: "entry bound of caches created without options",
         metric: metric("ultra_config_cache_max_entries", "ULTRA_CACHE_MAX_ENTRIES: default entry bound of caches created without options.");
     cache_max_bytes: Option<usize> = None, "ULTRA_CACHE_MAX_BYTES", "cacheMaxBytes", Size,
-        [1, MAX_SAFE], option: true, unset: "unset",
-        help: "byte bound of caches created without options",
+        [CACHE_ENTRY_OVERHEAD, MAX_SAFE], option: true, unset: "unset",
+        help: "byte bound of caches created without options, an entry weighing key + value + its overhead",
         metric: metric("ultra_config_cache_max_bytes", "ULTRA_CACHE_MAX_BYTES: default byte bound of caches created without options.");
     cache_ttl_ms: Option<u64> = None, "ULTRA_CACHE_TTL_MS", "cacheTtlMs", Millis, [0, MAX_SAFE],
         option: true, unset: "unset", help: "TTL of caches created without options (`0` = none)",
@@ -800,7 +808,7 @@ pub fn table_json() -> String {
     s.push_str(&pairs.join(", "));
     let _ = write!(
         s,
-        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES}, \"maxBlake3Length\": {MAX_BLAKE3_LENGTH} }}\n}}\n"
+        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES}, \"maxBlake3Length\": {MAX_BLAKE3_LENGTH}, \"cacheEntryOverhead\": {CACHE_ENTRY_OVERHEAD}, \"maxCacheNameLength\": {MAX_CACHE_NAME_LENGTH} }}\n}}\n"
     );
     s
 }

@@ -3,7 +3,7 @@
 // options, stale entries, delete and set as lru-cache answer them.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { api, waitFor } from './support.mjs'
+import { api, CACHE_ENTRY_OVERHEAD as OVERHEAD, waitFor } from './support.mjs'
 
 const { createCache } = api
 
@@ -18,7 +18,7 @@ test('distinct strings are distinct keys, lone surrogates included', () => {
     assert.equal(cache.peek(k), `v${i}`)
   })
   // A key counts as many bytes as Buffer.byteLength gives it (a lone surrogate: 3).
-  const bytes = keys.reduce((n, k, i) => n + Math.max(1, Buffer.byteLength(k) + `v${i}`.length), 0)
+  const bytes = keys.reduce((n, k, i) => n + Buffer.byteLength(k) + `v${i}`.length + OVERHEAD, 0)
   assert.equal(cache.stats().bytes, bytes)
   assert.equal(cache.delete('\uD800'), true)
   assert.equal(cache.get('\uFFFD'), 'v2')
@@ -31,7 +31,7 @@ test('set returns the cache, so calls chain as in lru-cache', () => {
   assert.equal(cache.set('a', '1'), cache)
   assert.equal(cache.set('b', '2').set('c', '3', { ttlMs: 0 }).get('c'), '3')
   // A refused entry returns the cache too.
-  const small = createCache({ maxBytes: 4 })
+  const small = createCache({ maxBytes: OVERHEAD + 4 })
   assert.equal(small.set('k', 'too long'), small)
   assert.equal(small.has('k'), false)
 })
@@ -148,26 +148,29 @@ test('delete of an expired entry answers true, as lru-cache does', async () => {
 })
 
 test('maxEntrySize: a larger entry is not stored, evicts nothing and removes the old value of its key', () => {
-  for (const options of [{ max: 3, maxEntrySize: 10 }, { max: 3, maxBytes: 1000, maxEntrySize: 10 }]) {
+  // Sizes are what an entry holds: key + value + OVERHEAD, as maxBytes counts them.
+  for (const options of [{ max: 3, maxEntrySize: OVERHEAD + 10 }, { max: 3, maxBytes: 1000, maxEntrySize: OVERHEAD + 10 }]) {
     const cache = createCache(options)
-    cache.set('a', '123456789') // 10 bytes: fits
+    cache.set('a', '123456789') // 10 bytes + OVERHEAD: fits
     cache.set('b', Buffer.alloc(5))
     cache.set('c', 'x')
     assert.equal(cache.set('big', Buffer.alloc(5 * 1024 * 1024)), cache)
     assert.equal(cache.has('big'), false)
     assert.deepEqual(['a', 'b', 'c'].map((k) => cache.has(k)), [true, true, true], 'nothing evicted')
     assert.deepEqual(cache.stats().evictions, { capacity: 0, size: 1, expired: 0 }, 'the refusal counts as a size eviction')
-    cache.set('a', '1234567890') // 11 bytes
+    cache.set('a', '1234567890') // 11 bytes + OVERHEAD
     assert.equal(cache.get('a'), undefined, 'the value it would replace is gone')
     assert.equal(cache.size, 2)
   }
   // Above maxBytes, maxBytes decides.
-  const cache = createCache({ maxBytes: 10, maxEntrySize: 100 })
+  const cache = createCache({ maxBytes: OVERHEAD + 10, maxEntrySize: OVERHEAD + 100 })
   cache.set('k', 'x'.repeat(20))
   assert.equal(cache.has('k'), false)
   // maxEntrySize is no bound of the cache.
-  assert.throws(() => createCache({ maxEntrySize: 10 }), { name: 'RangeError', message: /^createCache: options must be given at least one bound/ })
-  assert.throws(() => createCache({ max: 1, maxEntrySize: 0 }), { name: 'RangeError', message: /^createCache: options\.maxEntrySize must be an integer in \[1, / })
+  assert.throws(() => createCache({ maxEntrySize: OVERHEAD + 10 }), { name: 'RangeError', message: /^createCache: options must be given at least one bound/ })
+  for (const tooSmall of [0, OVERHEAD - 1]) {
+    assert.throws(() => createCache({ max: 1, maxEntrySize: tooSmall }), { name: 'RangeError', message: new RegExp(`^createCache: options\\.maxEntrySize must be an integer in \\[${OVERHEAD}, `) })
+  }
   assert.throws(() => createCache({ max: 1, maxEntrySize: '10' }), { name: 'TypeError', message: /^createCache: options\.maxEntrySize must be/ })
 })
 
@@ -203,9 +206,10 @@ test('the stale options are checked and are part of a named cache\'s bounds', ()
   assert.throws(() => createCache({ max: 1, allowStale: 'yes' }), { name: 'TypeError', message: 'createCache: options.allowStale must be a boolean, got "yes"' })
   assert.throws(() => createCache({ max: 1, noDeleteOnStaleGet: 1 }), { name: 'TypeError', message: 'createCache: options.noDeleteOnStaleGet must be a boolean, got 1' })
   const name = 'cache-lru-spec-stale'
-  createCache({ name, max: 2, allowStale: true, maxEntrySize: 5 })
-  assert.equal(createCache({ name, max: 2, allowStale: true, maxEntrySize: 5 }).set('k', 'v').get('k'), 'v')
-  for (const other of [{ allowStale: false, maxEntrySize: 5 }, { allowStale: true }, { allowStale: true, maxEntrySize: 5, noDeleteOnStaleGet: true }]) {
+  const maxEntrySize = OVERHEAD + 5
+  createCache({ name, max: 2, allowStale: true, maxEntrySize })
+  assert.equal(createCache({ name, max: 2, allowStale: true, maxEntrySize }).set('k', 'v').get('k'), 'v')
+  for (const other of [{ allowStale: false, maxEntrySize }, { allowStale: true }, { allowStale: true, maxEntrySize, noDeleteOnStaleGet: true }]) {
     assert.throws(() => createCache({ name, max: 2, ...other }), { name: 'RangeError', message: /^createCache: options must be the bounds the cache named/ })
   }
 })
@@ -405,6 +409,6 @@ test('string values come back as the strings they were, lone surrogates included
   const copy = createCache({ max: 100 })
   copy.load(cache.dump())
   assert.deepEqual([...copy.values()].reverse(), values)
-  const bytes = values.reduce((n, v, i) => n + Buffer.byteLength(`k${i}`) + Buffer.byteLength(v), 0)
+  const bytes = values.reduce((n, v, i) => n + Buffer.byteLength(`k${i}`) + Buffer.byteLength(v) + OVERHEAD, 0)
   assert.equal(cache.stats().bytes, bytes, 'counted as Buffer.byteLength counts them')
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { api, waitFor } from './support.mjs'
+import { api, CACHE_ENTRY_OVERHEAD as OVERHEAD, waitFor } from './support.mjs'
 
 const { createCache } = api
 
@@ -88,19 +88,44 @@ test('peek and has do not refresh recency', () => {
   assert.equal(cache.has('a'), false)
 })
 
-test('maxBytes counts key and value bytes, evicts for size and refuses larger values', () => {
-  const cache = createCache({ maxBytes: 20 })
-  cache.set('k1', '12345678') // 10 bytes
-  cache.set('k2', Buffer.alloc(8)) // 10 bytes
-  assert.equal(cache.stats().bytes, 20)
-  cache.set('k3', 'x') // 3 bytes: k1 goes
+test('maxBytes counts what an entry holds (key, value, overhead), evicts for size and refuses larger values', () => {
+  const cache = createCache({ maxBytes: 2 * OVERHEAD + 20 })
+  cache.set('k1', '12345678') // 10 bytes + OVERHEAD
+  cache.set('k2', Buffer.alloc(8)) // 10 bytes + OVERHEAD
+  assert.equal(cache.stats().bytes, 2 * OVERHEAD + 20)
+  cache.set('k3', 'x') // 3 bytes + OVERHEAD: k1 goes
   assert.equal(cache.has('k1'), false)
   assert.equal(cache.stats().evictions.size, 1)
-  assert.equal(cache.stats().bytes, 13)
-  cache.set('k2', 'é'.repeat(20)) // 42 bytes > maxBytes: refused, old k2 removed
+  assert.equal(cache.stats().bytes, 2 * OVERHEAD + 13)
+  cache.set('k2', 'é'.repeat(OVERHEAD)) // 2 + 2 × OVERHEAD bytes + OVERHEAD > maxBytes: refused, old k2 removed
   assert.equal(cache.has('k2'), false)
   assert.equal(cache.stats().evictions.size, 2)
-  assert.equal(cache.stats().bytes, 3)
+  assert.equal(cache.stats().bytes, OVERHEAD + 3)
+  // An empty key and value still weigh the overhead: maxBytes can be no less.
+  const lightest = createCache({ maxBytes: OVERHEAD })
+  lightest.set('', '')
+  assert.deepEqual([lightest.get(''), lightest.stats().bytes], ['', OVERHEAD])
+  lightest.set('k', '') // one byte too many: refused
+  assert.deepEqual([lightest.has('k'), lightest.size], [false, 1])
+  for (const tooSmall of [1, OVERHEAD - 1]) {
+    assert.throws(() => createCache({ maxBytes: tooSmall }), { name: 'RangeError', message: new RegExp(`^createCache: options\\.maxBytes must be an integer in \\[${OVERHEAD}, `) })
+  }
+})
+
+test('maxBytes bounds the entries a cache holds, whatever their size: tiny entries count their overhead', () => {
+  const maxBytes = 64 * 1024
+  for (const [label, valueBytes] of [['tiny', 1], ['small', 100], ['large', 10000]]) {
+    const cache = createCache({ maxBytes })
+    const value = 'v'.repeat(valueBytes)
+    for (let i = 0; i < 5000; i++) cache.set(`k${i}`, value)
+    const { bytes, entries } = cache.stats()
+    const weight = (i) => Buffer.byteLength(`k${i}`) + valueBytes + OVERHEAD
+    assert.ok(bytes <= maxBytes, `${label}: ${bytes} <= ${maxBytes}`)
+    assert.ok(bytes > maxBytes - weight(4999), `${label}: full (${bytes} of ${maxBytes})`)
+    let sum = 0
+    for (let i = 4999; i > 4999 - entries; i--) sum += weight(i)
+    assert.equal(bytes, sum, `${label}: the ${entries} most recent entries, each weighing key + value + overhead`)
+  }
 })
 
 test('entries expire after ttlMs and are counted', async () => {
@@ -166,7 +191,7 @@ test('stats counts hits, misses, inserts and updates', () => {
     updates: 1,
     evictions: { capacity: 0, size: 0, expired: 0 },
     entries: 2,
-    bytes: 4
+    bytes: 4 + 2 * OVERHEAD
   })
 })
 

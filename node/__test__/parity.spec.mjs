@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { test } from 'node:test'
-import { api, oraclesDir, vectorInput } from './support.mjs'
+import { api, CACHE_ENTRY_OVERHEAD, oraclesDir, vectorInput } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const { createApi } = require('../lib/api.js')
@@ -70,7 +70,7 @@ const CASES = {
     outcome(() => u.minifyJson(doc))
   ]),
   'cache operations and stats': (u) => {
-    const cache = u.createCache({ max: 4, maxBytes: 64 })
+    const cache = u.createCache({ max: 4, maxBytes: 2 * CACHE_ENTRY_OVERHEAD + 64 })
     const seen = []
     for (let i = 0; i < 40; i++) {
       const key = `k${i % 7}`

@@ -14,6 +14,9 @@ export const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.ur
 /** The API under test, as `require('ultra-node')` returns it. */
 export const api = require('../index.js')
 
+/** What a cache entry weighs for `maxBytes` beyond its key and value bytes (both engines). */
+export const CACHE_ENTRY_OVERHEAD = require('../lib/validate.js').CACHE_ENTRY_OVERHEAD
+
 /** The oracles vendored in the repository's `testdata/`. */
 export const oraclesDir = path.resolve(packageDir, '../testdata')
 

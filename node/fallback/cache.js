@@ -15,12 +15,13 @@ const named = new Map()
 
 /**
  * The bytes an entry counts for `maxBytes` and `stats().bytes`: its key and value
- * in UTF-8, at least 1.
+ * in UTF-8 plus the native cache's per-entry overhead, so that both engines weigh
+ * an entry alike (the native one by what it really holds).
  * @param {string} key
  * @param {string | Uint8Array} value
  */
 function entryBytes (key, value) {
-  return Math.max(1, Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : value.length))
+  return Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : value.length) + validate.CACHE_ENTRY_OVERHEAD
 }
 
 /**

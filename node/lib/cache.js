@@ -22,7 +22,6 @@ const FETCH_KEYS = Object.freeze(['allowStale', 'updateAgeOnGet', 'noDeleteOnSta
  * defaults): one bit per option.
  */
 const FLAG = Object.freeze({ allowStale: 1, updateAgeOnGet: 2, updateAgeOnHas: 2, noDeleteOnStaleGet: 4 })
-const MAX_NAME_LENGTH = 256
 const MAX_TTL_SECONDS = Math.floor(validate.MAX_SAFE / 1000)
 /** Size of the per-thread scratch Buffer through which `get` receives native byte values. */
 const SLAB_BYTES = 64 * 1024
@@ -55,7 +54,7 @@ function cacheOptions (first, ttlSeconds, config) {
     }
     if (validate.options(fn, first, CACHE_KEYS)) {
       if (first.max !== undefined) max = validate.integer(fn, 'options.max', first.max, 1, validate.MAX_CACHE_ENTRIES)
-      if (first.maxBytes !== undefined) maxBytes = validate.integer(fn, 'options.maxBytes', first.maxBytes, 1, validate.MAX_SAFE)
+      if (first.maxBytes !== undefined) maxBytes = validate.integer(fn, 'options.maxBytes', first.maxBytes, validate.CACHE_ENTRY_OVERHEAD, validate.MAX_SAFE)
       if (first.ttlMs !== undefined) ttlMs = Math.ceil(validate.duration(fn, 'options.ttlMs', first.ttlMs, validate.MAX_SAFE))
       for (const flag of CACHE_FLAGS) {
         if (first[flag] === undefined) continue
@@ -66,12 +65,12 @@ function cacheOptions (first, ttlSeconds, config) {
         if (typeof first.fetchMethod !== 'function') throw validate.typeError(fn, 'options.fetchMethod', 'a function', first.fetchMethod)
         fetchMethod = first.fetchMethod
       }
-      if (first.maxEntrySize !== undefined) maxEntrySize = validate.integer(fn, 'options.maxEntrySize', first.maxEntrySize, 1, validate.MAX_SAFE)
+      if (first.maxEntrySize !== undefined) maxEntrySize = validate.integer(fn, 'options.maxEntrySize', first.maxEntrySize, validate.CACHE_ENTRY_OVERHEAD, validate.MAX_SAFE)
       if (first.name !== undefined) {
         name = first.name
         validate.string(fn, 'options.name', name)
-        if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-          throw validate.rangeError(fn, 'options.name', `a string of 1 to ${MAX_NAME_LENGTH} characters`, name)
+        if (name.length === 0 || name.length > validate.MAX_CACHE_NAME_LENGTH) {
+          throw validate.rangeError(fn, 'options.name', `a string of 1 to ${validate.MAX_CACHE_NAME_LENGTH} characters`, name)
         }
       }
     }

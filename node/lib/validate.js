@@ -32,6 +32,13 @@ const MAX_CACHE_ENTRIES = limits.maxCacheEntries
 const MAX_POOL_BUFFERS = limits.maxPoolBuffers
 /** Largest BLAKE3 output (extendable-output mode) in bytes. */
 const MAX_BLAKE3_LENGTH = limits.maxBlake3Length
+/**
+ * What a cache entry weighs for `maxBytes` beyond its key and value bytes: what the native
+ * cache holds per entry besides them (the fallback weighs its entries the same way).
+ */
+const CACHE_ENTRY_OVERHEAD = limits.cacheEntryOverhead
+/** Longest cache name, in UTF-16 code units. */
+const MAX_CACHE_NAME_LENGTH = limits.maxCacheNameLength
 /** Largest XXH3 seed. */
 const MAX_SEED = 2n ** 64n - 1n
 
@@ -259,6 +266,8 @@ module.exports = {
   MAX_CACHE_ENTRIES,
   MAX_POOL_BUFFERS,
   MAX_BLAKE3_LENGTH,
+  CACHE_ENTRY_OVERHEAD,
+  MAX_CACHE_NAME_LENGTH,
   describe,
   typeError,
   rangeError,

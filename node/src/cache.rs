@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use napi::{sys, Env};
 use ultra_core::cache::{
     Cache, CacheError, CacheOptions, EntryWeight, Policy, ReadOptions, RemainingTtl, SharedCache,
-    Value, ValueKind, ValueRef,
+    Value, ValueKind, ValueRef, ENTRY_OVERHEAD,
 };
 
 use crate::error::{integer, range_error, type_error, Fail, R};
@@ -23,12 +23,16 @@ use crate::raw::{self, Kind, Val};
 const MAX_CACHE_ENTRIES: f64 = ultra_alloc::config::MAX_CACHE_ENTRIES as f64;
 /// `Number.MAX_SAFE_INTEGER`.
 const MAX_SAFE: f64 = ultra_alloc::config::MAX_SAFE as f64;
-/// Longest cache name, in UTF-16 units.
-const MAX_NAME_LENGTH: usize = 256;
+/// The lightest entry's weight, the least `maxBytes` and `maxEntrySize` can be.
+const LIGHTEST: f64 = ENTRY_OVERHEAD as f64;
+/// Longest cache name, in UTF-16 units (shared with `lib/cache.js` through the configuration).
+const MAX_NAME_LENGTH: usize = ultra_alloc::config::MAX_CACHE_NAME_LENGTH as usize;
 
 /// `lru-cache` 11's semantics, and the `stats()` figures the JS API documents, in core's terms:
 ///
-/// - an entry weighs its key and value bytes, at least 1 ([`EntryWeight::Payload`]);
+/// - an entry weighs what it really holds, key + value + [`ENTRY_OVERHEAD`]
+///   ([`EntryWeight::Footprint`]): `maxBytes` (a name of ours, not lru-cache's `maxSize`) is a
+///   bound on the cache's memory, and the fallback weighs entries the same way;
 /// - only `get` counts hits and misses: `peek` and `has` count nothing;
 /// - `peek`, `has` and `getRemainingTTL` leave a stale entry in place (only `get`, `set` and
 ///   `purgeStale` remove one);
@@ -37,7 +41,7 @@ const MAX_NAME_LENGTH: usize = 256;
 /// - `ttlAutopurge` for a cache bounded by TTL alone, which would otherwise keep every expired
 ///   entry until met (the fallback sets lru-cache's option the same way).
 const LRU_CACHE: Policy = Policy {
-    weight: EntryWeight::Payload,
+    weight: EntryWeight::Footprint,
     count_peeks: false,
     peeks_remove_stale: false,
     delete_stale_is_eviction: false,
@@ -118,11 +122,18 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     let (max_v, max) = opt_number(env, options, c"max")?;
     let max_entries = int_in(env, "options.max", max_v, max, 1.0, MAX_CACHE_ENTRIES)?;
     let (bytes_v, bytes) = opt_number(env, options, c"maxBytes")?;
-    let max_bytes = int_in(env, "options.maxBytes", bytes_v, bytes, 1.0, MAX_SAFE)?;
+    let max_bytes = int_in(env, "options.maxBytes", bytes_v, bytes, LIGHTEST, MAX_SAFE)?;
     let (ttl_v, ttl_n) = opt_number(env, options, c"ttlMs")?;
     let ttl_ms = ttl(env, F, "options.ttlMs", ttl_v, ttl_n)?;
     let (entry_v, entry) = opt_number(env, options, c"maxEntrySize")?;
-    let max_entry_bytes = int_in(env, "options.maxEntrySize", entry_v, entry, 1.0, MAX_SAFE)?;
+    let max_entry_bytes = int_in(
+        env,
+        "options.maxEntrySize",
+        entry_v,
+        entry,
+        LIGHTEST,
+        MAX_SAFE,
+    )?;
     let cache_options = CacheOptions {
         max_entries,
         max_bytes,
@@ -531,7 +542,7 @@ fn purge_expired(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
 }
 
 /// `stats()`: hits, misses, inserts, updates, evictions by reason, entries and bytes (key
-/// and value bytes, as counted for `maxBytes`).
+/// and value bytes plus [`ENTRY_OVERHEAD`] per entry, as counted for `maxBytes`).
 fn stats(env: Env, this: &mut NativeCache, []: [Val; 0]) -> R<Val> {
     let s = this.with(|c| c.stats());
     let out = raw::object(env)?;

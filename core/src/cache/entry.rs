@@ -9,24 +9,34 @@ use super::Value;
 ///
 /// It stands for what the cache allocates per entry besides the key and value themselves: the
 /// `lru` list node that holds the key, the value and the entry's TTL state ([`NODE_BYTES`],
-/// 72 on 64-bit targets), plus one entry's share of the hash index. The index is a hashbrown
-/// table of 16-byte slots and one control byte per slot, whose power-of-two slot count is
-/// filled to between 7/16 and 7/8 once it has grown: 19.4 to 38.9 bytes per entry. 29, the
-/// middle of that range, keeps the error within ±10 bytes per entry:
-/// `ENTRY_OVERHEAD = NODE_BYTES + 29` (101 on 64-bit targets).
+/// 72 on 64-bit targets), plus one entry's share of the hash index, counted at its largest so
+/// that `max_bytes` is a bound on what the cache really holds, never an average of it.
+///
+/// The index is a hashbrown table of 16-byte slots and one control byte per slot, of a
+/// power-of-two slot count. A table that only grew is filled to between 7/16 and 7/8: 19.4 to
+/// 38.9 bytes per entry. A cache that evicts (or deletes) as it inserts leaves tombstones, and
+/// when they use up the table's room it is rebuilt twice as large if more than half full, so a
+/// churning cache's table is filled to between 7/32 and 7/16: 38.9 to 77.7 bytes per entry
+/// (measured: a 1 MiB cache of 10-byte entries held 1.27 MiB with a share of 29).
+/// `ENTRY_OVERHEAD = NODE_BYTES + 78` (150 on 64-bit targets).
 ///
 /// Bounds, with `live` the allocator's `Cache` live bytes minus those of the empty cache
-/// (checked by `tests/cache_memory.rs` under the tracking allocator):
+/// (checked by `tests/cache_memory.rs` and `tests/cache_bound.rs` under the tracking
+/// allocator):
 ///
-/// - for a cache whose entries were only added (or updated):
-///   `|live − bytes()| ≤ 10 × len + 64` — the constant covers the table's 16 trailing control
-///   bytes and its minimum of 4 slots;
-/// - after removals, the table keeps its size until the entry count falls to a quarter of its
+/// - while entries are added, updated or evicted: `live ≤ bytes() + 64` (the table's 16
+///   trailing control bytes and its minimum of 4 slots), and `live ≥ bytes() − 59 × len − 64`
+///   (a table 7/8 full): so a cache bounded by `max_bytes` holds at most `max_bytes + 64`;
+/// - after deletes, the table keeps its size until the entry count falls to a quarter of its
 ///   high-water mark (when that mark is at least 64), then it is rebuilt for the entries left.
-///   So `−(10 × len + 64) ≤ live − bytes() ≤ 130 × len + 2304` (a table 4× larger than needed,
-///   or one of 128 slots);
+///   So `live − bytes() ≤ 233 × len + 2304` (a table 4× larger than needed, or one of 128
+///   slots);
 /// - [`Cache::clear`](super::Cache::clear) frees the table: `live` is back to exactly 0.
-pub const ENTRY_OVERHEAD: usize = NODE_BYTES + 29;
+pub const ENTRY_OVERHEAD: usize = NODE_BYTES + 78;
+
+// The one figure the configuration and the Node fallback know it by.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(ENTRY_OVERHEAD as i64 == ultra_alloc::config::CACHE_ENTRY_OVERHEAD);
 
 /// Bytes of one `lru` list node of a [`Cache`](super::Cache) (key box, value, TTL state, two links).
 pub const NODE_BYTES: usize = 2 * std::mem::size_of::<usize>()
