@@ -144,8 +144,8 @@ export interface CacheOptions {
     how: { signal: AbortSignal, options: CacheFetchOptions, context: unknown }
   ) => string | Uint8Array | undefined | Promise<string | Uint8Array | undefined>
   /**
-   * Opens a named cache: every call with the same name returns a handle on the
-   * same cache, which must be opened with the same bounds. Native: shared by all
+   * Opens a named cache: every call with the same name (1 to 256 UTF-16 units) returns a
+   * handle on the same cache, which must be opened with the same bounds. Native: shared by all
    * worker_threads of the process. Fallback: shared within one thread only.
    */
   name?: string

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { api, CACHE_ENTRY_OVERHEAD as OVERHEAD, waitFor } from './support.mjs'
+import { api, CACHE_ENTRY_OVERHEAD as OVERHEAD, MAX_CACHE_NAME_LENGTH, waitFor } from './support.mjs'
 
 const { createCache } = api
 
@@ -172,6 +172,16 @@ test('updateAgeOnGet restarts the TTL on get', async () => {
   const before = cache.remainingTtlMs('k')
   cache.get('k')
   assert.ok(cache.remainingTtlMs('k') > before, 'the TTL restarted')
+})
+
+test('a cache name has 1 to MAX_CACHE_NAME_LENGTH UTF-16 units', () => {
+  assert.equal(MAX_CACHE_NAME_LENGTH, 256)
+  const longest = 'é'.repeat(MAX_CACHE_NAME_LENGTH) // 2 UTF-8 bytes each: the limit counts units
+  assert.equal(createCache({ name: longest, max: 1 }).set('k', 'v').get('k'), 'v')
+  assert.throws(() => createCache({ name: longest + 'n', max: 1 }), {
+    name: 'RangeError',
+    message: new RegExp(`^createCache: options\\.name must be a string of 1 to ${MAX_CACHE_NAME_LENGTH} characters`)
+  })
 })
 
 test('stats counts hits, misses, inserts and updates', () => {

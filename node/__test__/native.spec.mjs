@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { execFileSync } from 'node:child_process'
-import { api, childEnv, packageDir, runNode } from './support.mjs'
+import { api, childEnv, MAX_CACHE_NAME_LENGTH, packageDir, runNode } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const skip = !api.isNative && 'the native addon is not in use'
@@ -263,6 +263,14 @@ test('engine classes cannot be constructed from JS, and methods refuse foreign r
   }
   pool.release(buffer)
   assert.equal(buffer.length, 0)
+})
+
+test('the addon keeps the cache-name limit of the JS layer', { skip }, () => {
+  const engine = require('../native.js')
+  const options = { max: 1, updateAgeOnGet: false, allowStale: false, noDeleteOnStaleGet: false }
+  const longest = '\uD800'.repeat(MAX_CACHE_NAME_LENGTH)
+  assert.equal(engine.createCache({ ...options, name: longest }).size, 0)
+  assert.throws(() => engine.createCache({ ...options, name: longest + 'n' }), { name: 'RangeError', message: /options\.name/ })
 })
 
 test('thousands of junk calls straight into the engine only ever throw', { skip }, () => {

@@ -17,6 +17,9 @@ export const api = require('../index.js')
 /** What a cache entry weighs for `maxBytes` beyond its key and value bytes (both engines). */
 export const CACHE_ENTRY_OVERHEAD = require('../lib/validate.js').CACHE_ENTRY_OVERHEAD
 
+/** Longest cache name in UTF-16 units (both engines and the addon). */
+export const MAX_CACHE_NAME_LENGTH = require('../lib/validate.js').MAX_CACHE_NAME_LENGTH
+
 /** The oracles vendored in the repository's `testdata/`. */
 export const oraclesDir = path.resolve(packageDir, '../testdata')
 

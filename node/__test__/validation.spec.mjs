@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { constants } from 'node:buffer'
 import { createRequire } from 'node:module'
 import { test } from 'node:test'
-import { api, assertArgError } from './support.mjs'
+import { api, assertArgError, MAX_CACHE_NAME_LENGTH } from './support.mjs'
 
 const cache = api.createCache(10)
 const arena = api.createMemoryArena()
@@ -52,7 +52,7 @@ const RULES = [
   [() => api.createCache({ max: 1, updateAgeOnGet: 'yes' }), TypeError, 'createCache', 'options.updateAgeOnGet'],
   [() => api.createCache({ max: 1, name: 5 }), TypeError, 'createCache', 'options.name'],
   [() => api.createCache({ max: 1, name: '' }), RangeError, 'createCache', 'options.name'],
-  [() => api.createCache({ max: 1, name: 'x'.repeat(257) }), RangeError, 'createCache', 'options.name'],
+  [() => api.createCache({ max: 1, name: 'x'.repeat(MAX_CACHE_NAME_LENGTH + 1) }), RangeError, 'createCache', 'options.name'],
   [() => api.createCache({ ttl: 5 }), TypeError, 'createCache', 'options'],
   [() => api.createCache({ ttlMs: 0 }), RangeError, 'createCache', 'options'],
   // cache methods
