@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { test } from 'node:test'
-import { oraclesDir, vectorInput } from './support.mjs'
+import { CACHE_ENTRY_OVERHEAD, oraclesDir, vectorInput } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const { createApi } = require('../lib/api.js')
@@ -113,7 +113,9 @@ test('JSON: hand-made documents, faults and pointers', { skip }, () => {
 })
 
 test('cache: a long random session gives the same values and stats', { skip }, () => {
-  for (const options of [{ max: 8 }, { maxBytes: 200 }, { max: 16, maxBytes: 300 }]) {
+  // maxBytes for about 4 and 8 entries, each weighing key + value + the overhead.
+  const bytesFor = (entries, payload) => entries * CACHE_ENTRY_OVERHEAD + payload
+  for (const options of [{ max: 8 }, { maxBytes: bytesFor(4, 200) }, { max: 16, maxBytes: bytesFor(8, 300) }]) {
     same((u) => {
       const cache = u.createCache(options)
       let seed = 99
