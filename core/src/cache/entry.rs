@@ -38,7 +38,8 @@ pub const ENTRY_OVERHEAD: usize = NODE_BYTES + 78;
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(ENTRY_OVERHEAD as i64 == ultra_alloc::config::CACHE_ENTRY_OVERHEAD);
 
-/// Bytes of one `lru` list node of a [`Cache`](super::Cache) (key box, value, TTL state, two links).
+/// Bytes of one `lru` list node of a [`Cache`](super::Cache) (key box, value, TTL state, two
+/// links).
 pub const NODE_BYTES: usize = 2 * std::mem::size_of::<usize>()
     + std::mem::size_of::<Box<[u8]>>()
     + std::mem::size_of::<Entry>();

@@ -6,8 +6,8 @@ use ultra_alloc::Config;
 use super::clock::ttl_ns;
 use super::policy::{Policy, Weigher};
 
-/// How a [`Cache`](super::Cache) is bounded. At least one bound must be set; `0` means "no bound" for each
-/// (as in `lru-cache`).
+/// How a [`Cache`](super::Cache) is bounded. At least one bound must be set; `0` means "no bound"
+/// for each (as in `lru-cache`).
 ///
 /// ```
 /// use ultra_core::cache::CacheOptions;
@@ -24,8 +24,8 @@ pub struct CacheOptions {
     /// Maximum number of entries; beyond it the least recently used are evicted (`capacity`).
     pub max_entries: Option<usize>,
     /// Maximum total weight in bytes (see [`EntryWeight`](super::EntryWeight); by default
-    /// key + value + [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD) per entry); beyond it the least recently used are
-    /// evicted (`size`). Must be at least the lightest entry's weight when set.
+    /// key + value + [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD) per entry); beyond it the least
+    /// recently used are evicted (`size`). Must be at least the lightest entry's weight when set.
     pub max_bytes: Option<usize>,
     /// Default time to live of entries, in milliseconds: finite and `>= 0`. Fractions are kept
     /// to the nanosecond, rounded up.
@@ -117,7 +117,8 @@ pub enum CacheError {
     MaxBytesTooSmall {
         /// The value given.
         max_bytes: usize,
-        /// The smallest weight of an entry ([`EntryWeight::min_weight`](super::EntryWeight::min_weight)).
+        /// The smallest weight of an entry
+        /// ([`EntryWeight::min_weight`](super::EntryWeight::min_weight)).
         overhead: usize,
     },
     /// `max_entry_bytes` is below the weight of the smallest possible entry.
@@ -128,7 +129,8 @@ pub enum CacheError {
     MaxEntryBytesTooSmall {
         /// The value given.
         max_entry_bytes: usize,
-        /// The smallest weight of an entry ([`EntryWeight::min_weight`](super::EntryWeight::min_weight)).
+        /// The smallest weight of an entry
+        /// ([`EntryWeight::min_weight`](super::EntryWeight::min_weight)).
         overhead: usize,
     },
     /// An entry heavier than `max_bytes` or `max_entry_bytes`; it was not stored, nothing was
@@ -142,14 +144,15 @@ pub enum CacheError {
         weight: usize,
         /// The bound it exceeds: the lower of `max_bytes` and `max_entry_bytes`.
         max_bytes: usize,
-        /// The per-entry overhead in the weight: [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD), or 0 for
-        /// [`EntryWeight::Payload`](super::EntryWeight::Payload).
+        /// The per-entry overhead in the weight: [`ENTRY_OVERHEAD`](super::ENTRY_OVERHEAD), or 0
+        /// for [`EntryWeight::Payload`](super::EntryWeight::Payload).
         overhead: usize,
     },
     /// [`SharedCache::named`](super::SharedCache::named) with an empty name.
     #[error("a named cache needs a non-empty name")]
     EmptyName,
-    /// [`SharedCache::named`](super::SharedCache::named) with the name of a live cache that has other options.
+    /// [`SharedCache::named`](super::SharedCache::named) with the name of a live cache that has
+    /// other options.
     #[error(
         "cache {name:?} already exists with other options ({existing:?}); open it with the same \
          options or use another name"

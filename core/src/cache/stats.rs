@@ -167,7 +167,8 @@ impl Book {
         TOTALS.bytes.fetch_add(new as i64 - old as i64, Relaxed);
     }
 
-    /// An entry refused for `max_bytes` (with [`Policy::count_refusals`](super::Policy::count_refusals)): one `size` eviction.
+    /// An entry refused for `max_bytes` (with
+    /// [`Policy::count_refusals`](super::Policy::count_refusals)): one `size` eviction.
     pub(super) fn refused(&mut self) {
         let size = EvictionReason::Size.index();
         self.evictions[size] += 1;

@@ -37,7 +37,8 @@ pub struct Cache {
     book: Book,
     /// Most entries held since the hash index was last rebuilt.
     high_water: usize,
-    /// Length at which a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) purges next.
+    /// Length at which a TTL-only cache with
+    /// [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) purges next.
     purge_at: usize,
 }
 
@@ -52,7 +53,8 @@ impl fmt::Debug for Cache {
     }
 }
 
-/// Length from which a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) purges expired entries.
+/// Length from which a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge)
+/// purges expired entries.
 pub(super) const PURGE_MIN: usize = 64;
 
 /// Entries below which the hash index is never rebuilt smaller.
@@ -172,8 +174,9 @@ impl Cache {
     }
 
     /// [`Cache::peek_with`] with per-call [`ReadOptions`]: `f` sees an expired entry's value
-    /// with `allow_stale`. With [`Policy::peeks_remove_stale`](super::Policy::peeks_remove_stale) an expired entry is removed
-    /// unless `keep_stale`; without, `peek` never removes one. `update_age` is not used.
+    /// with `allow_stale`. With [`Policy::peeks_remove_stale`](super::Policy::peeks_remove_stale)
+    /// an expired entry is removed unless `keep_stale`; without, `peek` never removes one.
+    /// `update_age` is not used.
     pub fn peek_with_options<R>(
         &mut self,
         key: &(impl AsRef<[u8]> + ?Sized),
@@ -212,8 +215,8 @@ impl Cache {
         self.peek_with(key, Value::clone)
     }
 
-    /// Whether `key` has a live entry; counts a hit or a miss (with [`Policy::count_peeks`](super::Policy::count_peeks)),
-    /// leaves recency alone.
+    /// Whether `key` has a live entry; counts a hit or a miss (with
+    /// [`Policy::count_peeks`](super::Policy::count_peeks)), leaves recency alone.
     pub fn has(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> bool {
         self.has_with_options(key, false)
     }
@@ -348,8 +351,8 @@ impl Cache {
         Ok(outcome)
     }
 
-    /// Keeps a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) within twice its live entries
-    /// (amortised O(1) per `set`).
+    /// Keeps a TTL-only cache with [`Policy::ttl_autopurge`](super::Policy::ttl_autopurge) within
+    /// twice its live entries (amortised O(1) per `set`).
     fn autopurge(&mut self) {
         let l = &self.limits;
         let ttl_only = l.max_entries == usize::MAX && l.max_bytes == usize::MAX;
@@ -381,10 +384,11 @@ impl Cache {
         }
     }
 
-    /// Removes `key`. With [`Policy::delete_stale_is_eviction`](super::Policy::delete_stale_is_eviction), returns whether it had a live
-    /// entry (an expired one is removed too, counted as an `expired` eviction, and `false` is
-    /// returned). Without, returns whether it had an entry, expired or not (not counted as an
-    /// eviction).
+    /// Removes `key`. With
+    /// [`Policy::delete_stale_is_eviction`](super::Policy::delete_stale_is_eviction), returns
+    /// whether it had a live entry (an expired one is removed too, counted as an `expired`
+    /// eviction, and `false` is returned). Without, returns whether it had an entry, expired or not
+    /// (not counted as an eviction).
     pub fn delete(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> bool {
         let key = key.as_ref();
         let _guard = Subsystem::Cache.enter();
@@ -432,8 +436,9 @@ impl Cache {
     }
 
     /// The time `key` has left: `None` if absent or expired (an expired entry is removed,
-    /// counted as an `expired` eviction, with [`Policy::peeks_remove_stale`](super::Policy::peeks_remove_stale); without, it is
-    /// left). Counts no hit or miss, leaves recency alone.
+    /// counted as an `expired` eviction, with
+    /// [`Policy::peeks_remove_stale`](super::Policy::peeks_remove_stale); without, it is left).
+    /// Counts no hit or miss, leaves recency alone.
     pub fn remaining_ttl(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> Option<RemainingTtl> {
         let key = key.as_ref();
         let _guard = Subsystem::Cache.enter();
@@ -499,8 +504,8 @@ impl Cache {
         self.lru.is_empty()
     }
 
-    /// Sum of the entries' weights (see [`EntryWeight`](super::EntryWeight)), expired ones not yet removed
-    /// included.
+    /// Sum of the entries' weights (see [`EntryWeight`](super::EntryWeight)), expired ones not yet
+    /// removed included.
     pub fn bytes(&self) -> usize {
         self.book.bytes
     }

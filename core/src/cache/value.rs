@@ -55,8 +55,8 @@ impl Value {
     }
 }
 
-/// A borrowed value, what [`Cache::set`](super::Cache::set) copies from. `&str`, `&[u8]` and `&Value` convert
-/// into it.
+/// A borrowed value, what [`Cache::set`](super::Cache::set) copies from. `&str`, `&[u8]` and
+/// `&Value` convert into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ValueRef<'a> {
     /// What the bytes stand for.
