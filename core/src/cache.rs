@@ -31,7 +31,8 @@
 //!   not stored and evicts nothing: `set` returns [`CacheError::EntryTooLarge`] and removes any
 //!   previous value of that key (as `lru-cache` does), so the cache never serves a value the
 //!   caller meant to replace.
-//! - **TTL.** An entry set at time `t` with a TTL of `d` ms is live while `now < t + d`. A TTL of
+//! - **TTL.** An entry set at time `t` with a TTL of `d` ms is live while `now <= t + d` (as in
+//!   `lru-cache`, stale once its age exceeds its TTL). A TTL of
 //!   `0` means "never expires" (per entry it overrides a default TTL). An expired (*stale*)
 //!   entry is a miss: lookups treat it as absent and remove it on the spot, counted as an
 //!   `expired` eviction, unless [`ReadOptions`] (the cache's, or per call) say to hand out its
@@ -337,8 +338,8 @@ impl Clock for MonotonicClock {
 ///     clock.clone(),
 /// )?;
 /// cache.set("k", "v", None)?;
-/// clock.advance_ms(99);
-/// assert!(cache.has("k"));
+/// clock.advance_ms(100);
+/// assert!(cache.has("k")); // stale once its age exceeds its TTL, as in lru-cache
 /// clock.advance_ms(1);
 /// assert!(!cache.has("k"));
 /// # Ok::<(), ultra_core::cache::CacheError>(())
@@ -801,13 +802,13 @@ struct Entry {
     value: Value,
     /// The entry's TTL in ns; 0 = never expires.
     ttl_ns: u64,
-    /// Clock reading (ns) from which the entry is expired; `u64::MAX` = never.
+    /// Clock reading (ns) after which the entry is expired; `u64::MAX` = never.
     expires_at: u64,
 }
 
 impl Entry {
     fn expired(&self, now: u64) -> bool {
-        now >= self.expires_at
+        now > self.expires_at
     }
 
     fn weight(&self, key: &[u8], accounting: Accounting) -> usize {
@@ -846,7 +847,7 @@ pub enum SetOutcome {
 ///     clock.clone(),
 /// )?;
 /// cache.set("k", "v", None)?;
-/// clock.advance_ms(10);
+/// clock.advance_ms(11); // stale: its age exceeds its TTL
 /// let keep = ReadOptions { allow_stale: true, keep_stale: true, ..ReadOptions::default() };
 /// assert_eq!(cache.get_with_options("k", keep, Value::clone), Some(Value::str("v")));
 /// assert_eq!(cache.len(), 1); // kept
@@ -887,7 +888,7 @@ pub struct EntryInfo<'a> {
 pub enum RemainingTtl {
     /// The entry has no TTL.
     NoExpiry,
-    /// The entry expires after this long (never zero: an entry with no time left is expired).
+    /// The entry expires after this long (zero at an age of exactly its TTL: still live).
     Expires(Duration),
 }
 
@@ -1785,6 +1786,13 @@ mod tests {
         clock.advance_ms(60);
         assert!(c.peek("a").is_some());
         clock.advance_ms(40);
+        // As in lru-cache, an entry is stale once its age exceeds its TTL, not when it meets it.
+        assert!(c.peek("a").is_some(), "live at an age of exactly its TTL");
+        assert_eq!(
+            c.remaining_ttl("a"),
+            Some(RemainingTtl::Expires(Duration::ZERO))
+        );
+        clock.advance(Duration::from_nanos(1));
         assert!(c.peek("a").is_none());
         assert_eq!(c.keys().collect::<Vec<_>>(), [b"forever"]);
         assert_eq!(
@@ -1794,7 +1802,7 @@ mod tests {
             Some("2")
         );
         let s = c.stats();
-        assert_eq!((s.hits, s.misses, s.evictions_expired), (3, 1, 2));
+        assert_eq!((s.hits, s.misses, s.evictions_expired), (4, 1, 2));
         assert_eq!(c.purge_expired(), 0);
     }
 
@@ -1829,6 +1837,11 @@ mod tests {
         assert!(c.peek("a").is_some() && c.has("a") && !c.has("zz"));
         assert_eq!((c.stats().hits, c.stats().misses), (0, 0));
         clock.advance_ms(10);
+        assert!(
+            c.has("a"),
+            "live at an age of exactly its TTL, as in lru-cache"
+        );
+        clock.advance_ms(1);
         assert!(!c.has("a") && c.peek("a").is_none() && c.remaining_ttl("a").is_none());
         assert_eq!((c.len(), c.stats().evictions_expired), (3, 0));
         assert!(c.delete("b"), "an expired entry is there, as in lru-cache");
