@@ -101,13 +101,13 @@ function runCase (h, options, ops) {
     if (!weights.has(id)) weights.set(id, h.createCache({ max: 1, structured: options.structured }).set(k, pick(n)).stats().bytes)
     return weights.get(id)
   }
+  // ultra's largest entry: the lower of maxBytes and maxEntrySize (lru-cache: 0 for none).
+  const largest = Math.min(options.maxEntrySize ?? Infinity, options.maxBytes ?? Infinity)
   const oracle = new LRUCache({
     max: options.max ?? 10_000, // more than KEYS: no bound, without lru-cache's warning for a TTL-only cache
     maxSize: options.maxBytes ?? 0,
-    maxEntrySize: Math.min(options.maxEntrySize ?? Infinity, options.maxBytes ?? Infinity) === Infinity
-      ? 0
-      : Math.min(options.maxEntrySize ?? Infinity, options.maxBytes ?? Infinity),
-    sizeCalculation: options.maxBytes !== undefined || options.maxEntrySize !== undefined ? (value, k) => weigh(k, value.n) : undefined,
+    maxEntrySize: largest === Infinity ? 0 : largest,
+    sizeCalculation: largest === Infinity ? undefined : (value, k) => weigh(k, value.n),
     ttl: options.ttlMs ?? 0,
     ttlResolution: 0,
     perf: h.clock,
