@@ -149,6 +149,26 @@ export interface CacheOptions {
    * worker_threads of the process. Fallback: shared within one thread only.
    */
   name?: string
+  /** `true` makes a {@link StructuredCache} (see {@link StructuredCacheOptions}). Default `false`. */
+  structured?: false
+}
+
+/**
+ * Options of a structured cache ({@link createCache} with `structured: true`): values may be
+ * anything `v8.serialize` accepts (objects, arrays, Date, Map, Set, BigInt, Buffers and typed
+ * arrays, cycles...). Each is stored as its serialized bytes, off the V8 heap on the native
+ * engine, and `maxBytes` / `maxEntrySize` count those bytes. Not for named caches.
+ */
+export interface StructuredCacheOptions extends Omit<CacheOptions, 'structured' | 'fetchMethod' | 'name'> {
+  structured: true
+  /** As {@link CacheOptions.fetchMethod}, with any value `v8.serialize` accepts. */
+  fetchMethod?: (
+    key: string,
+    staleValue: unknown,
+    how: { signal: AbortSignal, options: CacheFetchOptions, context: unknown }
+  ) => unknown
+  /** A structured cache cannot be named (a RangeError). */
+  name?: undefined
 }
 
 /** Counters of a cache. */
@@ -210,8 +230,8 @@ export interface CacheHasOptions {
 }
 
 /** One entry of {@link Cache.dump}, lru-cache's format. */
-export interface CacheDumpEntry {
-  value: string | Uint8Array
+export interface CacheDumpEntry<V = string | Uint8Array> {
+  value: V
   /** Time to live in ms; 0: never expires. Absent in `load()`: the cache's TTL. */
   ttl?: number
   /** When the TTL started, in epoch ms (`Date.now()`); only with a TTL. */
@@ -223,32 +243,33 @@ export interface CacheDumpEntry {
 /**
  * A string-keyed LRU cache of strings and byte strings. Keys are JS strings: distinct
  * strings are distinct keys (lone surrogates included); string values come back as stored.
+ * `V` is what reads return, `In` what `set` and `load` take (see {@link StructuredCache}).
  */
-export interface Cache {
+export interface Cache<V = string | Buffer, In = string | Uint8Array> {
   /**
    * The value, or `undefined` when absent or expired. A value stored as a Buffer or
    * Uint8Array comes back as a new Buffer each time: mutating it never changes the cache.
    * An expired entry is removed, unless `noDeleteOnStaleGet`; its value is returned with
    * `allowStale` (then, unless kept, only once).
    */
-  get(key: string, options?: CacheGetOptions): string | Buffer | undefined
+  get(key: string, options?: CacheGetOptions): V | undefined
   /**
    * Stores a copy of `value` and returns the cache. `options.ttlMs` overrides the cache's
    * TTL for this entry (0: never expires). A value larger than `maxBytes` or `maxEntrySize`
    * is not stored, evicts nothing, and removes the key's previous value.
    */
-  set(key: string, value: string | Uint8Array, options?: { ttlMs?: number }): this
+  set(key: string, value: In, options?: { ttlMs?: number }): this
   /** Whether a live entry exists; does not refresh its recency. */
   has(key: string, options?: CacheHasOptions): boolean
   /** Like `get` without refreshing recency or counting a hit or miss; never removes an entry. */
-  peek(key: string, options?: CachePeekOptions): string | Buffer | undefined
+  peek(key: string, options?: CachePeekOptions): V | undefined
   /**
    * lru-cache's `fetch`: the live value, else the value of one `fetchMethod` call shared by
    * every concurrent fetch of the key, stored and returned. With `allowStale`, a stale value
    * comes back at once while the fetch runs. A rejection stores nothing, removes the stale
    * entry and rejects every caller. Without `fetchMethod`: `get`.
    */
-  fetch(key: string, options?: CacheFetchOptions): Promise<string | Buffer | undefined>
+  fetch(key: string, options?: CacheFetchOptions): Promise<V | undefined>
   /** Removes the entry; `true` when there was one, expired or not (as lru-cache). */
   delete(key: string): boolean
   /** Removes every entry. */
@@ -259,19 +280,19 @@ export interface Cache {
    */
   keys(): IterableIterator<string>
   /** The values, in the order of `keys()`; Buffers are copies. */
-  values(): IterableIterator<string | Buffer>
+  values(): IterableIterator<V>
   /** `[key, value]` pairs, in the order of `keys()`. */
-  entries(): IterableIterator<[string, string | Buffer]>
+  entries(): IterableIterator<[string, V]>
   /**
    * Every entry, expired ones included, least recent first, as lru-cache's `dump()`: feed it
    * to `load()` (here, in another process, or in lru-cache) to restore recency and time left.
    */
-  dump(): Array<[string, CacheDumpEntry]>
+  dump(): Array<[string, CacheDumpEntry<V>]>
   /**
    * Replaces the contents with a `dump()` (also lru-cache's, with string or byte values); the
    * last entry becomes the most recent. Checked whole before the cache changes.
    */
-  load(entries: ReadonlyArray<readonly [string, CacheDumpEntry]>): void
+  load(entries: ReadonlyArray<readonly [string, CacheDumpEntry<In>]>): void
   /** Entries held, counting expired ones not yet removed. */
   readonly size: number
   /** Whole milliseconds left (rounded up); `Infinity` without TTL; `undefined` when absent or expired. */
@@ -282,10 +303,20 @@ export interface Cache {
 }
 
 /**
+ * A cache made with `structured: true`: `set` takes any value `v8.serialize` accepts (a
+ * function or symbol is a TypeError naming `value`; `undefined` deletes the key, as in
+ * lru-cache), and `get`, `peek`, `fetch`, `values`, `entries` and `dump` return deep copies
+ * (`v8.deserialize`), so mutating one never changes the cache. `dump()`/`load()` round-trip.
+ */
+export type StructuredCache = Cache<unknown, unknown>
+
+/**
  * Creates a cache of at most `maxEntries` entries (1..2^24), each living
  * `ttlSeconds` (fractions allowed; 0 or absent: no expiry).
  */
 export declare function createCache(maxEntries: number, ttlSeconds?: number): Cache
+/** Creates a structured cache (values are anything `v8.serialize` accepts). */
+export declare function createCache(options: StructuredCacheOptions): StructuredCache
 /** Creates or opens a cache. With no bound at all, the `ULTRA_CACHE_*` defaults apply. */
 export declare function createCache(options?: CacheOptions): Cache
 

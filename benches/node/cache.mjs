@@ -2,6 +2,8 @@
 // (a) 100-character string values, (b) 1 KiB Buffer values:
 //
 //   get-hit, get-miss, set-with-eviction on a full cache of 10 000 entries (throughput);
+//   fetch-hit: `fetch()` of a cached key (a cache with a fetchMethod) against `get` of it, for
+//   ultra and lru-cache, the cost of the call that returns the (already resolved) promise;
 //   TTL expiry: get of 10 000 entries whose TTL has run out, and purge of them;
 //   memory per entry for 100 000 entries, each in a fresh child process: V8 heapUsed,
 //   external, RSS after GC, and ultra's allocator figure for its Cache subsystem.
@@ -9,7 +11,7 @@
 // Map is the floor: no recency, no bound (set-with-eviction deletes the oldest key itself),
 // no TTL (the TTL rows store { value, expires } and check it). lru.min has no TTL.
 //
-//   node --expose-gc cache.mjs [--quick]
+//   node --expose-gc cache.mjs [--quick] [--fetch-only]   (--fetch-only: the fetch-hit groups alone)
 
 import {
   args, announce, gc, median, require, runChildJson, runGroup, speedup, fmtRatio, writeResults, ULTRA } from './lib/harness.mjs'
@@ -102,6 +104,7 @@ async function throughput () {
       }
       groups.push(await runGroup(`${op} ${vt}`, cases))
     }
+    groups.push(await fetchHit(vt, hitKeys, values))
     // set with eviction: keys cycle through 2N on a cache of N, so every set evicts.
     {
       const cases = []
@@ -114,6 +117,26 @@ async function throughput () {
     }
   }
   return groups
+}
+
+/**
+ * `fetch()` of a cached key against `get` of it, on caches with a `fetchMethod` (which a hit
+ * never calls). The figure is the call, which returns an already-resolved promise; awaiting it
+ * costs one microtask turn more, as for any promise.
+ */
+async function fetchHit (vt, hitKeys, values) {
+  const fetchMethod = async () => { throw new Error('a hit never fetches') }
+  const u = fill(ultra.createCache({ max: N, fetchMethod }), hitKeys, values)
+  const l = fill(new LRUCache({ max: N, fetchMethod }), hitKeys, values)
+  if ((await u.fetch(hitKeys[0])) === undefined || (await l.fetch(hitKeys[0])) === undefined) throw new Error('fetch missed')
+  let i = 0
+  const next = () => hitKeys[(i = (i + 1) % hitKeys.length)]
+  return runGroup(`fetch-hit ${vt}`, [
+    { name: 'ultra fetch', role: 'ultra', vs: ['ultra get', 'lru-cache fetch'], fn: () => u.fetch(next()) },
+    { name: 'ultra get', fn: () => u.get(next()) },
+    { name: 'lru-cache fetch', fn: () => l.fetch(next()) },
+    { name: 'lru-cache get', fn: () => l.get(next()) }
+  ])
 }
 
 /** Time per get of an expired entry, and per entry of a purge: median of `rounds` rounds. */
@@ -230,6 +253,11 @@ function targets (groups, mem) {
     const lg = g.find((c) => c.name === 'lru-cache')
     const r = speedup(ug, lg)
     out.push({ target: `get throughput ≥ 0.5× lru-cache's (${vt})`, ultra: ug.opsPerSec, peer: lg.opsPerSec, ratio: r, met: r >= 0.5 })
+    const f = groups.find((x) => x.group === `fetch-hit ${vt}`).cases
+    const uf = f.find((c) => c.name === 'ultra fetch')
+    const ugf = f.find((c) => c.name === 'ultra get')
+    const cost = uf.nsPerOp / ugf.nsPerOp
+    out.push({ target: `fetch() of a cached key ≤ 2× get (${vt}; ratio = fetch ns / get ns)`, ultra: uf.nsPerOp, peer: ugf.nsPerOp, ratio: cost, met: cost <= 2 })
   }
   console.log('\ntargets')
   for (const t of out) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ratio ${t.ratio.toFixed(3)}`)
@@ -240,6 +268,22 @@ async function main () {
   const i = args.argv.indexOf('--memory-child')
   if (i >= 0) {
     memoryChild(args.argv[i + 1], args.argv[i + 2], Number(args.argv[i + 3]))
+    return
+  }
+  if (args.argv.includes('--fetch-only')) {
+    announce('cache: fetch() of a cached key against get, ultra and lru-cache')
+    const keys = cacheKeys(N)
+    const groups = []
+    const out = []
+    for (const [vt, mk] of Object.entries(VALUE_TYPES)) {
+      const g = await fetchHit(vt, keys, Array.from({ length: 256 }, (_, i) => mk(i)))
+      groups.push(g)
+      const [uf, ug] = ['ultra fetch', 'ultra get'].map((n) => g.cases.find((c) => c.name === n))
+      out.push({ target: `fetch() of a cached key ≤ 2× get (${vt}; ratio = fetch ns / get ns)`, ratio: uf.nsPerOp / ug.nsPerOp, met: uf.nsPerOp <= 2 * ug.nsPerOp })
+    }
+    console.log('\ntargets')
+    for (const t of out) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ratio ${t.ratio.toFixed(3)}`)
+    writeResults('cache-fetch', { entries: N, groups, targets: out })
     return
   }
   announce('cache: ultra vs lru-cache, lru.min, Map')

@@ -21,7 +21,7 @@ if [ "${ULTRA_BENCH_REQUIRE_NATIVE:-0}" = 1 ] && [ "$native" != true ]; then
 fi
 
 start=$SECONDS
-for script in cache hash json fallback gateway startup steady; do
+for script in cache hash json fallback gateway http-gateway startup steady; do
   t=$SECONDS
   timeout 120 node --expose-gc "$script.mjs" --quick >"$ULTRA_BENCH_RESULTS/$script.log" 2>&1 || {
     echo "bench smoke: $script.mjs failed; its output:" >&2

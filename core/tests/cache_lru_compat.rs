@@ -88,7 +88,7 @@ fn a_stale_get_is_a_miss_that_may_serve_the_value_once_or_keep_it() {
     c.set("a", "1", None).unwrap();
     c.set("b", "2", None).unwrap();
     c.set("c", "3", Some(0.0)).unwrap(); // never expires
-    clock.advance_ms(10);
+    clock.advance_ms(11);
 
     // Without allow_stale and with keep_stale: a miss, the entry stays where it was.
     assert_eq!(c.get_with_options("a", KEEP_ONLY, Value::clone), None);
@@ -137,7 +137,7 @@ fn keep_stale_leaves_the_recency_order_alone_and_promotes_live_hits() {
     c.set("old", "x", Some(5.0)).unwrap();
     c.set("mid", "y", None).unwrap();
     c.set("new", "z", None).unwrap();
-    clock.advance_ms(5);
+    clock.advance_ms(6);
     // A stale read of "old" does not make it the most recent: it is still the first evicted.
     assert!(c
         .get_with_options("old", STALE_KEPT, Value::clone)
@@ -163,7 +163,7 @@ fn peek_serves_stale_values_on_request_and_never_removes_under_lru_cache() {
     let clock = Arc::new(ManualClock::new());
     let mut c = lru_ttl(10.0, &clock);
     c.set("k", "v", None).unwrap();
-    clock.advance_ms(10);
+    clock.advance_ms(11);
     assert_eq!(c.peek("k"), None);
     assert_eq!(
         c.peek_with_options("k", STALE_ONCE, Value::clone),
@@ -182,7 +182,7 @@ fn peek_serves_stale_values_on_request_and_never_removes_under_lru_cache() {
     )
     .unwrap();
     m.set("k", "v", None).unwrap();
-    clock.advance_ms(10);
+    clock.advance_ms(11);
     assert!(m.peek_with_options("k", STALE_KEPT, Value::clone).is_some());
     assert_eq!(m.len(), 1);
     assert!(m.peek_with_options("k", STALE_ONCE, Value::clone).is_some());
@@ -194,7 +194,7 @@ fn delete_of_an_expired_entry_answers_as_lru_cache_does() {
     let clock = Arc::new(ManualClock::new());
     let mut c = lru_ttl(10.0, &clock);
     c.set("k", "v", None).unwrap();
-    clock.advance_ms(10);
+    clock.advance_ms(11);
     assert!(c.delete("k"), "lru-cache: true, the key was there");
     assert!(!c.delete("k"));
     assert_eq!((c.len(), c.stats().evictions_expired), (0, 0));
@@ -208,7 +208,7 @@ fn delete_of_an_expired_entry_answers_as_lru_cache_does() {
     )
     .unwrap();
     m.set("k", "v", None).unwrap();
-    clock.advance_ms(10);
+    clock.advance_ms(11);
     assert!(!m.delete("k"));
     assert_eq!(m.stats().evictions_expired, 1);
 }
@@ -229,7 +229,7 @@ fn has_with_update_age_restarts_a_live_ttl_only() {
         c.remaining_ttl("k"),
         Some(RemainingTtl::Expires(std::time::Duration::from_millis(100)))
     );
-    clock.advance_ms(100);
+    clock.advance_ms(101);
     assert!(
         !c.has_with_options("k", true),
         "a stale entry is not revived"
@@ -328,7 +328,7 @@ fn the_cache_read_options_are_the_default_of_every_look_up() {
     )
     .unwrap();
     c.set("k", "v", None).unwrap();
-    clock.advance_ms(10);
+    clock.advance_ms(11);
     assert_eq!(c.get("k"), Some(Value::str("v")));
     assert_eq!(c.get("k"), Some(Value::str("v")));
     assert_eq!(c.peek("k"), Some(Value::str("v")));
@@ -351,7 +351,7 @@ fn entries_show_recency_ttl_and_age_and_set_aged_restores_them() {
     c.set("b", &b"\x00\x01"[..], Some(0.0)).unwrap();
     c.set("c", "3", Some(20.0)).unwrap();
     c.get("a"); // a is now the most recent
-    clock.advance_ms(20); // c is stale
+    clock.advance_ms(21); // c is stale (its age exceeds its TTL, as in lru-cache)
     let seen: Vec<_> = c
         .entries(true)
         .map(|e| (e.key.to_vec(), e.value.clone(), e.ttl, e.age, e.stale))
@@ -360,8 +360,8 @@ fn entries_show_recency_ttl_and_age_and_set_aged_restores_them() {
     assert_eq!(
         seen,
         [
-            (b"a".to_vec(), Value::str("1"), Some(ms(100)), ms(50), false),
-            (b"c".to_vec(), Value::str("3"), Some(ms(20)), ms(20), true),
+            (b"a".to_vec(), Value::str("1"), Some(ms(100)), ms(51), false),
+            (b"c".to_vec(), Value::str("3"), Some(ms(20)), ms(21), true),
             (b"b".to_vec(), Value::bytes(b"\x00\x01"), None, ms(0), false),
         ]
     );
@@ -377,6 +377,6 @@ fn entries_show_recency_ttl_and_age_and_set_aged_restores_them() {
         .map(|e| (e.key.to_vec(), e.value.clone(), e.ttl, e.age, e.stale))
         .collect();
     assert_eq!(again, seen);
-    assert_eq!(d.remaining_ttl("a"), Some(RemainingTtl::Expires(ms(50))));
+    assert_eq!(d.remaining_ttl("a"), Some(RemainingTtl::Expires(ms(49))));
     assert_eq!(d.get("c"), None, "restored stale");
 }

@@ -23,7 +23,7 @@ struct ModelEntry {
     value: Value,
     /// 0 = no expiry.
     ttl: u64,
-    /// Expired from this time on (ms); `None` = never.
+    /// Expired after this time (ms), as in lru-cache; `None` = never.
     expires: Option<u64>,
 }
 
@@ -60,7 +60,7 @@ impl Model {
     }
 
     fn expired(&self, e: &ModelEntry) -> bool {
-        e.expires.is_some_and(|x| self.now >= x)
+        e.expires.is_some_and(|x| self.now > x)
     }
 
     fn bytes(&self) -> usize {
@@ -203,7 +203,7 @@ impl Model {
     fn purge_expired(&mut self) -> usize {
         let before = self.entries.len();
         let now = self.now;
-        self.entries.retain(|e| e.expires.is_none_or(|x| now < x));
+        self.entries.retain(|e| e.expires.is_none_or(|x| now <= x));
         let n = before - self.entries.len();
         self.stats.evictions_expired += n as u64;
         n
@@ -477,10 +477,10 @@ fn known_cases() {
         (
             "an expired victim counts as expired, not capacity",
             entries(1),
-            vec![set_ttl("a", "1", 5.0), Op::Advance(5), set("b", "2")],
+            vec![set_ttl("a", "1", 5.0), Op::Advance(6), set("b", "2")],
         ),
         (
-            "ttl boundary: live at t + d - 1, gone at t + d",
+            "ttl boundary: live at t + d (as in lru-cache), gone after",
             CacheOptions {
                 ttl_ms: Some(10.0),
                 ..CacheOptions::default()
@@ -488,6 +488,8 @@ fn known_cases() {
             vec![
                 set("a", "1"),
                 Op::Advance(9),
+                Op::RemainingTtl("a"),
+                Op::Advance(1),
                 Op::RemainingTtl("a"),
                 Op::Advance(1),
                 Op::Get("a"),
@@ -511,7 +513,7 @@ fn known_cases() {
             entries(4),
             vec![
                 set_ttl("a", "1", 1.0),
-                Op::Advance(1),
+                Op::Advance(2),
                 set("a", "2"),
                 set("a", "3"),
             ],
@@ -556,7 +558,7 @@ fn known_cases() {
     assert_eq!(c.keys().collect::<Vec<_>>(), [b"c", b"a"]);
     let mut c = Cache::with_clock(entries(1), clock.clone()).unwrap();
     c.set("a", "1", Some(5.0)).unwrap();
-    clock.advance_ms(5);
+    clock.advance_ms(6); // stale once its age exceeds its TTL, as in lru-cache
     c.set("b", "2", None).unwrap();
     let s = c.stats();
     assert_eq!((s.evictions_expired, s.evictions_capacity), (1, 0));

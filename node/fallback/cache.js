@@ -3,6 +3,10 @@
  * The fallback cache: lru-cache with byte accounting and the same statistics as
  * the native cache. Named caches are shared within this thread only (each
  * worker_thread loads its own copy of this module).
+ *
+ * Test-only: the engine option `testPerf` (an object with `now()`, which `lib/cache.js` never
+ * passes) becomes lru-cache's `perf` clock, read on every call, so that the differential test
+ * against lru-cache drives the time of both.
  * @module
  */
 
@@ -47,13 +51,18 @@ class FallbackCache {
   #evictions = { capacity: 0, size: 0, expired: 0 }
   /** Whether the `set` under way fills a full cache, so its first eviction is for capacity. */
   #capacityPending = false
+  /** lru-cache's clock: `performance`, or the test's (see the module docs). */
+  #perf
+
 
   /**
    * @param {{ max?: number, maxBytes?: number, ttlMs?: number, updateAgeOnGet: boolean,
-   *   allowStale: boolean, noDeleteOnStaleGet: boolean, maxEntrySize?: number }} options
+   *   allowStale: boolean, noDeleteOnStaleGet: boolean, maxEntrySize?: number,
+   *   testPerf?: { now (): number } }} options
    */
   constructor (options) {
     this.#options = options
+    this.#perf = options.testPerf ?? performance
     this.#max = options.max ?? 0
     this.#maxBytes = options.maxBytes ?? 0
     this.#maxEntry = Math.min(options.maxBytes ?? Infinity, options.maxEntrySize ?? Infinity)
@@ -70,6 +79,7 @@ class FallbackCache {
       updateAgeOnGet: options.updateAgeOnGet,
       allowStale: options.allowStale,
       noDeleteOnStaleGet: options.noDeleteOnStaleGet,
+      ...(options.testPerf === undefined ? {} : { perf: options.testPerf, ttlResolution: 0 }),
       dispose: (_value, _key, reason) => this.#count(reason)
     })
     live.caches.add(this)
@@ -156,7 +166,7 @@ class FallbackCache {
     const stored = typeof value === 'string' ? value : Buffer.from(value)
     this.#lru.set(key, stored, options === undefined
       ? { size }
-      : { size, ttl: options.ttlMs, start: options.ageMs ? performance.now() - options.ageMs : undefined })
+      : { size, ttl: options.ttlMs, start: options.ageMs ? this.#perf.now() - options.ageMs : undefined })
     this.#capacityPending = false
   }
 

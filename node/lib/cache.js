@@ -4,9 +4,10 @@
  * @module
  */
 
+const v8 = require('node:v8')
 const validate = require('./validate.js')
 
-const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet', 'maxEntrySize', 'fetchMethod', 'name'])
+const CACHE_KEYS = Object.freeze(['max', 'maxBytes', 'ttlMs', 'updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet', 'maxEntrySize', 'fetchMethod', 'structured', 'name'])
 /** The boolean options of `createCache` (`false` when absent). */
 const CACHE_FLAGS = Object.freeze(['updateAgeOnGet', 'allowStale', 'noDeleteOnStaleGet'])
 const SET_KEYS = Object.freeze(['ttlMs'])
@@ -41,6 +42,7 @@ let slab = null
 function cacheOptions (first, ttlSeconds, config) {
   const fn = 'createCache'
   let max, maxBytes, ttlMs, maxEntrySize, fetchMethod, name
+  let structured = false
   const flags = { updateAgeOnGet: false, allowStale: false, noDeleteOnStaleGet: false }
   if (typeof first === 'number') {
     max = validate.integer(fn, 'maxEntries', first, 1, validate.MAX_CACHE_ENTRIES)
@@ -66,6 +68,10 @@ function cacheOptions (first, ttlSeconds, config) {
         fetchMethod = first.fetchMethod
       }
       if (first.maxEntrySize !== undefined) maxEntrySize = validate.integer(fn, 'options.maxEntrySize', first.maxEntrySize, validate.CACHE_ENTRY_OVERHEAD, validate.MAX_SAFE)
+      if (first.structured !== undefined) {
+        validate.boolean(fn, 'options.structured', first.structured)
+        structured = first.structured
+      }
       if (first.name !== undefined) {
         name = first.name
         validate.string(fn, 'options.name', name)
@@ -86,12 +92,44 @@ function cacheOptions (first, ttlSeconds, config) {
         'given at least one bound: max, maxBytes or ttlMs > 0 (or ULTRA_CACHE_MAX_ENTRIES, ULTRA_CACHE_MAX_BYTES, ULTRA_CACHE_TTL_MS)', first)
     }
   }
-  return { max, maxBytes, ttlMs, ...flags, maxEntrySize, name, fetchMethod }
+  if (structured && name !== undefined) {
+    // A named cache is shared by handles that may disagree on how to read its bytes.
+    throw validate.rangeError(fn, 'options.structured', 'false (or absent) for a named cache', structured)
+  }
+  return { max, maxBytes, ttlMs, ...flags, maxEntrySize, name, fetchMethod, structured }
 }
 
 /**
- * A string-keyed LRU cache of strings and byte strings. Wraps an engine's cache
- * and checks every argument before it crosses into the engine.
+ * A structured cache's value as stored: its `v8.serialize` bytes.
+ * @param {string} fn
+ * @param {string} param
+ * @param {unknown} value
+ * @returns {Buffer}
+ */
+function encode (fn, param, value) {
+  try {
+    return v8.serialize(value)
+  } catch (error) {
+    const wrapped = validate.typeError(fn, param, 'a value v8.serialize accepts', value)
+    wrapped.cause = error
+    throw wrapped
+  }
+}
+
+/**
+ * A structured cache's stored bytes as a deep copy of the value (`undefined` stays).
+ * `v8.deserialize` makes typed arrays that view its input, so `bytes` must be a Buffer no
+ * one else holds (every engine read returns a new one).
+ * @param {Buffer | undefined} bytes
+ */
+function decode (bytes) {
+  return bytes === undefined ? undefined : v8.deserialize(bytes)
+}
+
+/**
+ * A string-keyed LRU cache of strings and byte strings (or, `structured`, of any value
+ * `v8.serialize` accepts, stored as its serialized bytes). Wraps an engine's cache and checks
+ * every argument before it crosses into the engine.
  */
 class Cache {
   #inner
@@ -104,15 +142,19 @@ class Cache {
   #fetchMethod
   /** @type {Map<string, Promise<unknown>>} the fetches in flight, by key */
   #inflight = new Map()
+  /** Whether values are stored as their `v8.serialize` bytes and read back as deep copies. */
+  #structured
 
   /**
    * @param {object} inner the engine's cache
    * @param {{ updateAgeOnGet: boolean, allowStale: boolean, noDeleteOnStaleGet: boolean }} options
    *   the options it was created with
    * @param {Function} [fetchMethod]
+   * @param {boolean} [structured]
    */
-  constructor (inner, options, fetchMethod) {
+  constructor (inner, options, fetchMethod, structured = false) {
     this.#fetchMethod = fetchMethod
+    this.#structured = structured
     this.#inner = inner
     this.#into = typeof inner.getInto === 'function'
     this.#getFlags = (options.allowStale ? FLAG.allowStale : 0) |
@@ -156,32 +198,56 @@ class Cache {
    * @param {number | undefined} flags
    */
   #read (key, flags) {
-    if (!this.#into) return this.#inner.get(key, flags)
+    if (!this.#into) return this.#structured ? decode(this.#inner.get(key, flags)) : this.#inner.get(key, flags)
     // The native engine copies a bytes value that fits into this thread's slab and answers its
     // length; a Buffer made here (from Node's pool for small sizes) is far cheaper than one
     // made through N-API. The slab never leaves this module.
     slab ??= Buffer.allocUnsafeSlow(SLAB_BYTES)
     const found = this.#inner.getInto(key, slab, flags)
-    if (typeof found !== 'number') return found
+    if (typeof found !== 'number') return this.#structured ? decode(found) : found
     const out = Buffer.allocUnsafe(found)
     slab.copy(out, 0, 0, found)
-    return out
+    return this.#structured ? decode(out) : out
+  }
+
+  /**
+   * Stores a checked value as the engine takes it.
+   * @param {string} key
+   * @param {string | Uint8Array} stored
+   * @param {number | undefined} ttlMs whole ms, or `undefined` for the cache's TTL
+   */
+  #put (key, stored, ttlMs) {
+    if (ttlMs === undefined) this.#inner.set(key, stored)
+    else this.#inner.set(key, stored, { ttlMs })
+  }
+
+  /** The values of a flat engine listing (`entries()`), decoded in place when structured. */
+  #decodeAll (flat, stride) {
+    if (this.#structured) for (let i = 1; i < flat.length; i += stride) flat[i] = decode(flat[i])
+    return flat
   }
 
   /**
    * @param {string} key
-   * @param {string | Uint8Array} value
+   * @param {unknown} value a string, Buffer or Uint8Array; structured: anything `v8.serialize`
+   *   accepts (`undefined` deletes the key, as in lru-cache)
    * @param {{ ttlMs?: number }} [options]
    * @returns {this}
    */
   set (key, value, options) {
-    if (typeof key !== 'string') throw validate.typeError('cache.set', 'key', 'a string', key)
-    validate.input('cache.set', value, 'value')
-    if (!validate.options('cache.set', options, SET_KEYS) || options.ttlMs === undefined) {
-      this.#inner.set(key, value)
+    const fn = 'cache.set'
+    if (typeof key !== 'string') throw validate.typeError(fn, 'key', 'a string', key)
+    let stored = value
+    if (this.#structured) {
+      if (value !== undefined) stored = encode(fn, 'value', value)
     } else {
-      this.#inner.set(key, value, { ttlMs: Math.ceil(validate.duration('cache.set', 'options.ttlMs', options.ttlMs, validate.MAX_SAFE)) })
+      validate.input(fn, value, 'value')
     }
+    const ttlMs = validate.options(fn, options, SET_KEYS) && options.ttlMs !== undefined
+      ? Math.ceil(validate.duration(fn, 'options.ttlMs', options.ttlMs, validate.MAX_SAFE))
+      : undefined
+    if (stored === undefined) this.#inner.delete(key)
+    else this.#put(key, stored, ttlMs)
     return this
   }
 
@@ -201,8 +267,10 @@ class Cache {
    */
   peek (key, options) {
     if (typeof key !== 'string') throw validate.typeError('cache.peek', 'key', 'a string', key)
-    if (options === undefined) return this.#inner.peek(key)
-    return this.#inner.peek(key, this.#flags('cache.peek', options, PEEK_KEYS, this.#getFlags))
+    const found = options === undefined
+      ? this.#inner.peek(key)
+      : this.#inner.peek(key, this.#flags('cache.peek', options, PEEK_KEYS, this.#getFlags))
+    return this.#structured ? decode(found) : found
   }
 
   /**
@@ -240,14 +308,17 @@ class Cache {
     }
     const stale = this.#inner.peek(key, FLAG.allowStale)
     const running = this.#inflight.get(key) ?? this.#startFetch(key, stale, options, setOptions)
-    if ((flags & FLAG.allowStale) !== 0 && stale !== undefined) return Promise.resolve(stale)
+    if ((flags & FLAG.allowStale) !== 0 && stale !== undefined) {
+      // fetchMethod has its own copy: the caller's must not share typed arrays with it.
+      return Promise.resolve(this.#structured ? decode(Buffer.from(stale)) : stale)
+    }
     return running
   }
 
   /**
    * Calls `fetchMethod` once for `key` and settles the cache by its outcome.
    * @param {string} key
-   * @param {unknown} stale the stale value, or `undefined`
+   * @param {unknown} stale the stale value as the engine returned it, or `undefined`
    * @param {{ context?: unknown, signal?: AbortSignal } | undefined} options
    * @param {{ ttlMs: number } | undefined} setOptions
    */
@@ -258,14 +329,21 @@ class Cache {
     const done = () => {
       if (this.#inflight.get(key) === running) this.#inflight.delete(key)
     }
-    const running = (async () => this.#fetchMethod(key, stale, how))().then((value) => {
+    const staleValue = this.#structured ? decode(stale) : stale
+    const running = (async () => this.#fetchMethod(key, staleValue, how))().then((value) => {
       done()
       if (controller.signal.aborted) throw controller.signal.reason
       if (value === undefined) return undefined
+      const ttlMs = setOptions === undefined ? undefined : Math.ceil(setOptions.ttlMs)
+      if (this.#structured) {
+        const bytes = encode('cache.fetch', 'the value fetchMethod resolved to', value)
+        this.#put(key, bytes, ttlMs)
+        return decode(bytes) // the engine stored a copy: `bytes` is this caller's alone
+      }
       if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
         throw validate.typeError('cache.fetch', 'the value fetchMethod resolved to', 'a string, Buffer, Uint8Array or undefined', value)
       }
-      this.set(key, value, setOptions)
+      this.#put(key, value, ttlMs)
       return typeof value === 'string' ? value : Buffer.from(value)
     }, (error) => {
       done()
@@ -298,9 +376,9 @@ class Cache {
     return out.values()
   }
 
-  /** The values, most recent first (as `keys()`); Buffers are copies. */
+  /** The values, most recent first (as `keys()`); Buffers are copies (structured: deep copies). */
   values () {
-    const flat = this.#inner.entries(this.#iterStale)
+    const flat = this.#decodeAll(this.#inner.entries(this.#iterStale), 2)
     const out = new Array(flat.length / 2)
     for (let i = 0; i < out.length; i++) out[i] = flat[2 * i + 1]
     return out.values()
@@ -308,7 +386,7 @@ class Cache {
 
   /** `[key, value]` pairs, most recent first (as `keys()`). */
   entries () {
-    const flat = this.#inner.entries(this.#iterStale)
+    const flat = this.#decodeAll(this.#inner.entries(this.#iterStale), 2)
     const out = new Array(flat.length / 2)
     for (let i = 0; i < out.length; i++) out[i] = [flat[2 * i], flat[2 * i + 1]]
     return out.values()
@@ -321,7 +399,7 @@ class Cache {
    * the recency and the time left.
    */
   dump () {
-    const flat = this.#inner.entries(3)
+    const flat = this.#decodeAll(this.#inner.entries(3), 4)
     const now = Date.now()
     const out = []
     for (let i = flat.length - 4; i >= 0; i -= 4) {
@@ -334,9 +412,10 @@ class Cache {
 
   /**
    * Replaces the contents with those of a `dump()` (this cache's, another's, or lru-cache's
-   * with string or byte values): clears, then sets each entry in order, so the last is the
-   * most recent; bounds apply as to any `set`. Everything is checked before the cache changes.
-   * @param {Array<[string, { value: string | Uint8Array, ttl?: number, start?: number, size?: number }]>} entries
+   * with string or byte values; structured: any values `v8.serialize` accepts, but `undefined`):
+   * clears, then sets each entry in order, so the last is the most recent; bounds apply as to
+   * any `set`. Everything is checked (and serialized) before the cache changes.
+   * @param {Array<[string, { value: unknown, ttl?: number, start?: number, size?: number }]>} entries
    */
   load (entries) {
     const fn = 'cache.load'
@@ -349,16 +428,23 @@ class Cache {
       validate.string(fn, `${at}[0]`, key)
       if (typeof entry !== 'object' || entry === null) throw validate.typeError(fn, `${at}[1]`, 'an object', entry)
       validate.options(fn, entry, DUMP_KEYS)
-      validate.input(fn, entry.value, `${at}[1].value`)
+      let value = entry.value
+      if (!this.#structured) {
+        validate.input(fn, value, `${at}[1].value`)
+      } else if (value === undefined) {
+        throw validate.typeError(fn, `${at}[1].value`, 'a value v8.serialize accepts, but undefined', value)
+      } else {
+        value = encode(fn, `${at}[1].value`, value)
+      }
       if (entry.size !== undefined) validate.duration(fn, `${at}[1].size`, entry.size, validate.MAX_SAFE)
-      if (entry.ttl === undefined) return [key, entry.value, undefined]
+      if (entry.ttl === undefined) return [key, value, undefined]
       const ttlMs = Math.ceil(validate.duration(fn, `${at}[1].ttl`, entry.ttl, validate.MAX_SAFE))
       let ageMs = 0
       if (entry.start !== undefined && ttlMs > 0) {
         validate.duration(fn, `${at}[1].start`, entry.start, validate.MAX_SAFE)
         ageMs = Math.min(Math.max(0, now - entry.start), validate.MAX_SAFE)
       }
-      return [key, entry.value, { ttlMs, ageMs }]
+      return [key, value, { ttlMs, ageMs }]
     })
     this.#inner.clear()
     for (const [key, value, options] of sets) this.#inner.set(key, value, options)
@@ -395,7 +481,7 @@ function cacheApi (engine, config) {
      * @param {number} [ttlSeconds]
      */
     createCache (maxEntriesOrOptions, ttlSeconds) {
-      const { fetchMethod, ...options } = cacheOptions(maxEntriesOrOptions, ttlSeconds, config)
+      const { fetchMethod, structured, ...options } = cacheOptions(maxEntriesOrOptions, ttlSeconds, config)
       let inner
       try {
         inner = engine.createCache(options)
@@ -403,7 +489,7 @@ function cacheApi (engine, config) {
         // The native engine refuses with a code; the words are validate.js's.
         throw error?.code === 'ULTRA_NAMED_CACHE_MISMATCH' ? validate.namedCacheMismatchError(options.name, options) : error
       }
-      return new Cache(inner, options, fetchMethod)
+      return new Cache(inner, options, fetchMethod, structured)
     }
   }
 }

@@ -6,13 +6,17 @@
 //! that opens the name gets the same cache. The addon also keeps every named cache it opened
 //! for the rest of the process: a worker that fills a named cache and exits must not take
 //! the cache with it (the registry of `ultra_core` holds caches weakly). `clear()` empties one.
+//!
+//! Test-only: an unnamed cache created with the engine option `testClock: true` (which
+//! `lib/cache.js` never passes) reads the TTL clock that `advanceTestClock(ms)` moves, so that
+//! the differential test against lru-cache can drive both caches' time.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use napi::{sys, Env};
 use ultra_core::cache::{
-    Cache, CacheError, CacheOptions, EntryWeight, Policy, ReadOptions, RemainingTtl, SharedCache,
-    Value, ValueKind, ValueRef, ENTRY_OVERHEAD,
+    Cache, CacheError, CacheOptions, EntryWeight, ManualClock, Policy, ReadOptions, RemainingTtl,
+    SharedCache, Value, ValueKind, ValueRef, ENTRY_OVERHEAD,
 };
 
 use crate::error::{integer, range_error, type_error, Fail, R};
@@ -51,6 +55,9 @@ const LRU_CACHE: Policy = Policy {
 
 /// Named caches this process opened, kept for its lifetime (see the module docs).
 static KEPT: Mutex<Vec<Arc<SharedCache>>> = Mutex::new(Vec::new());
+
+/// The clock of caches created with `testClock: true` (see the module docs).
+static TEST_CLOCK: LazyLock<Arc<ManualClock>> = LazyLock::new(|| Arc::new(ManualClock::new()));
 
 enum Inner {
     Local(Box<Cache>),
@@ -149,8 +156,12 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
         max_entry_bytes,
         policy: LRU_CACHE,
     };
+    let test_clock = flag(env, options, c"testClock", "options.testClock")?;
     let name_v = raw::get(env, options, c"name")?;
     let inner = match raw::kind(env, name_v)? {
+        Kind::Undefined if test_clock => Inner::Local(Box::new(
+            Cache::with_clock(cache_options, TEST_CLOCK.clone()).map_err(|e| options_error(&e))?,
+        )),
         Kind::Undefined => Inner::Local(Box::new(
             Cache::new(cache_options).map_err(|e| options_error(&e))?,
         )),
@@ -178,6 +189,13 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
         _ => return Err(type_error(F, "options.name")),
     };
     glue::instance(env, NativeCache { inner })
+}
+
+/// `advanceTestClock(ms)`: moves the clock of `testClock` caches forward by whole `ms`.
+fn advance_test_clock(env: Env, [ms]: [Val; 1]) -> R<Val> {
+    let ms = integer(env, "advanceTestClock", "ms", ms, 0.0, MAX_SAFE)?;
+    TEST_CLOCK.advance_ms(ms as u64);
+    raw::undefined(env)
 }
 
 /// Keeps a named cache for the life of the process (once).
@@ -585,6 +603,7 @@ glue::method!(stats_cb, NativeCache, 0, "cache.stats", stats);
 glue::method!(get_into_cb, NativeCache, 3, "cache.getInto", get_into);
 glue::method!(entries_cb, NativeCache, 1, "cache.entries", entries);
 glue::function!(create_cache_cb, 1, create_cache);
+glue::function!(advance_test_clock_cb, 1, advance_test_clock);
 
 /// The members of `NativeCache`.
 pub const MEMBERS: &[Member] = &[
@@ -603,4 +622,7 @@ pub const MEMBERS: &[Member] = &[
 ];
 
 /// The functions of this module, by JS name.
-pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[(c"createCache", create_cache_cb)];
+pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[
+    (c"createCache", create_cache_cb),
+    (c"advanceTestClock", advance_test_clock_cb),
+];

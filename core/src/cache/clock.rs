@@ -52,8 +52,8 @@ impl Clock for MonotonicClock {
 ///     clock.clone(),
 /// )?;
 /// cache.set("k", "v", None)?;
-/// clock.advance_ms(99);
-/// assert!(cache.has("k"));
+/// clock.advance_ms(100);
+/// assert!(cache.has("k")); // stale once its age exceeds its TTL, as in lru-cache
 /// clock.advance_ms(1);
 /// assert!(!cache.has("k"));
 /// # Ok::<(), ultra_core::cache::CacheError>(())
@@ -125,7 +125,7 @@ pub(super) fn expiry(now: u64, ttl_ns: u64) -> u64 {
 pub enum RemainingTtl {
     /// The entry has no TTL.
     NoExpiry,
-    /// The entry expires after this long (never zero: an entry with no time left is expired).
+    /// The entry expires after this long (zero at an age of exactly its TTL: still live).
     Expires(Duration),
 }
 

@@ -59,13 +59,13 @@ pub(super) struct Entry {
     pub(super) value: Value,
     /// The entry's TTL in ns; 0 = never expires.
     pub(super) ttl_ns: u64,
-    /// Clock reading (ns) from which the entry is expired; `u64::MAX` = never.
+    /// Clock reading (ns) after which the entry is expired; `u64::MAX` = never.
     pub(super) expires_at: u64,
 }
 
 impl Entry {
     pub(super) fn expired(&self, now: u64) -> bool {
-        now >= self.expires_at
+        now > self.expires_at
     }
 
     pub(super) fn weight(&self, key: &[u8], weigher: Weigher) -> usize {

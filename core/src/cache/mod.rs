@@ -32,7 +32,8 @@
 //!   not stored and evicts nothing: `set` returns [`CacheError::EntryTooLarge`] and removes any
 //!   previous value of that key (as `lru-cache` does), so the cache never serves a value the
 //!   caller meant to replace.
-//! - **TTL.** An entry set at time `t` with a TTL of `d` ms is live while `now < t + d`. A TTL of
+//! - **TTL.** An entry set at time `t` with a TTL of `d` ms is live while `now <= t + d` (as in
+//!   `lru-cache`, stale once its age exceeds its TTL). A TTL of
 //!   `0` means "never expires" (per entry it overrides a default TTL). An expired (*stale*)
 //!   entry is a miss: lookups treat it as absent and remove it on the spot, counted as an
 //!   `expired` eviction, unless [`ReadOptions`] (the cache's, or per call) say to hand out its

@@ -233,7 +233,7 @@ impl Limits {
 ///     clock.clone(),
 /// )?;
 /// cache.set("k", "v", None)?;
-/// clock.advance_ms(10);
+/// clock.advance_ms(11); // stale: its age exceeds its TTL
 /// let keep = ReadOptions { allow_stale: true, keep_stale: true, ..ReadOptions::default() };
 /// assert_eq!(cache.get_with_options("k", keep, Value::clone), Some(Value::str("v")));
 /// assert_eq!(cache.len(), 1); // kept

@@ -150,6 +150,13 @@ fn ttl_semantics() {
     clock.advance_ms(60);
     assert!(c.peek("a").is_some());
     clock.advance_ms(40);
+    // As in lru-cache, an entry is stale once its age exceeds its TTL, not when it meets it.
+    assert!(c.peek("a").is_some(), "live at an age of exactly its TTL");
+    assert_eq!(
+        c.remaining_ttl("a"),
+        Some(RemainingTtl::Expires(Duration::ZERO))
+    );
+    clock.advance(Duration::from_nanos(1));
     assert!(c.peek("a").is_none());
     assert_eq!(c.keys().collect::<Vec<_>>(), [b"forever"]);
     assert_eq!(
@@ -159,7 +166,7 @@ fn ttl_semantics() {
         Some("2")
     );
     let s = c.stats();
-    assert_eq!((s.hits, s.misses, s.evictions_expired), (3, 1, 2));
+    assert_eq!((s.hits, s.misses, s.evictions_expired), (4, 1, 2));
     assert_eq!(c.purge_expired(), 0);
 }
 
@@ -200,6 +207,11 @@ fn a_policy_can_keep_the_figures_of_lru_cache() {
     assert!(c.peek("a").is_some() && c.has("a") && !c.has("zz"));
     assert_eq!((c.stats().hits, c.stats().misses), (0, 0));
     clock.advance_ms(10);
+    assert!(
+        c.has("a"),
+        "live at an age of exactly its TTL, as in lru-cache"
+    );
+    clock.advance_ms(1);
     assert!(!c.has("a") && c.peek("a").is_none() && c.remaining_ttl("a").is_none());
     assert_eq!((c.len(), c.stats().evictions_expired), (3, 0));
     assert!(c.delete("b"), "an expired entry is there, as in lru-cache");
@@ -339,7 +351,7 @@ fn each_policy_choice_changes_only_what_it_names() {
     let run = |policy: Policy| {
         let mut c = with(policy);
         assert!(c.peek("peeked").is_some() && c.has("had"));
-        clock.advance_ms(10);
+        clock.advance_ms(11);
         let seen = (
             c.peek("peeked").is_some(),
             c.has("had"),

@@ -24,6 +24,7 @@ import ultra, {
   type CacheDumpEntry,
   type HeapProfileStatus,
   type CacheStats,
+  type StructuredCache,
   type JsonErrorKind,
   type JsonSyntaxError,
   type MemoryConfig,
@@ -72,6 +73,18 @@ const hadIt: boolean = cache.has('k', { updateAgeOnHas: true })
 cache.has('k', { allowStale: true })
 // @ts-expect-error size is read-only
 cache.size = 3
+const structured: StructuredCache = createCache({ max: 10, structured: true, fetchMethod: async (key) => ({ key, at: new Date() }) })
+structured.set('k', { status: 200, headers: new Map([['etag', '"x"']]), body: Buffer.from('{}') }).set('n', 1n)
+const structuredValue: unknown = structured.get('k')
+const structuredDump: Array<[string, CacheDumpEntry<unknown>]> = structured.dump()
+structured.load(structuredDump)
+const structuredFetched: Promise<unknown> = structured.fetch('k')
+// @ts-expect-error a plain cache holds strings and bytes only
+cache.set('k', { status: 200 })
+// @ts-expect-error a structured cache cannot be named
+createCache({ max: 10, structured: true, name: 'responses' })
+// @ts-expect-error structured is a boolean
+createCache({ max: 10, structured: 1 })
 
 const hex: string = blake3Hash('data')
 const mac: Buffer = blake3Hash(Buffer.from('data'), { key: new Uint8Array(32), encoding: 'buffer' })
@@ -135,5 +148,6 @@ export {
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
   inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
-  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs, fetched, sampleBytes, heap
+  chained, stale, stalePeek, hadIt, swr, recent, vals, pairs, fetched, sampleBytes, heap,
+  structuredValue, structuredFetched
 }
