@@ -127,13 +127,29 @@ for (let round = smoke ? 1 : 0; round <= rounds; round++) {
   }
 }
 
-const calls = OPS.map(([name, kind]) => {
+// Heap allocations per call through the addon's allocator (Rust side only: V8's own are not
+// counted), net of the probe's own (measured the same way with no call between).
+const ALLOC_CALLS = 1000;
+function allocationsPerCall(op, v) {
+  const a = addons[v];
+  const s = stores[v];
+  const probe0 = a.allocations();
+  const probe1 = a.allocations();
+  const before = a.allocations();
+  for (let i = 0; i < ALLOC_CALLS; i++) take(op[3](a, s, i));
+  const after = a.allocations();
+  return (after - before - (probe1 - probe0)) / ALLOC_CALLS;
+}
+
+const calls = OPS.map((op) => {
+  const [name, kind] = op;
   const perVariant = {};
   for (const v of VARIANTS) {
     const ns = times[name][v];
     perVariant[v] = {
       ns: median(ns),
       ratioToRaw: median(ns.map((x, r) => x / times[name].raw[r])),
+      allocationsPerCall: allocationsPerCall(op, v),
     };
   }
   return { op: name, kind, ...perVariant };
@@ -206,6 +222,15 @@ console.log('|---|---:|---:|---:|---:|---:|');
 for (const r of load) {
   const kib = (b) => (b === null ? '–' : (b / 1024).toFixed(0));
   console.log(`| ${r.variant} | ${f1(r.rssBeforeMiB)} | ${f2(r.requireMiB)} | ${f2(r.firstUseMiB)} | ${kib(r.fileBytes)} | ${kib(r.strippedBytes)} |`);
+}
+console.log('\n| call | ' + VARIANTS.map((v) => `${v}: allocations per call`).join(' | ') + ' |');
+console.log(`|---|${VARIANTS.map(() => '---:').join('|')}|`);
+for (const row of calls) {
+  console.log(`| ${row.op} | ${VARIANTS.map((v) => f2(row[v].allocationsPerCall)).join(' | ')} |`);
+}
+// The raw glue allocates nothing on the hot paths (a stack buffer for keys, no boxing).
+for (const row of calls.filter((r) => r.kind === 'hot')) {
+  assert.equal(row.raw.allocationsPerCall, 0, `raw ${row.op} allocates`);
 }
 if (out && !smoke) {
   const result = { date: new Date().toISOString(), node: process.version, rounds, calls, load, loadReps };

@@ -1,13 +1,19 @@
 //! The napi-rs variant: `#[napi]` functions, a `#[napi]` class and a `#[napi(object)]`,
 //! written the way napi-rs documents them (arguments and results converted by its glue).
 
-use napi::bindgen_prelude::{BigInt, BufferSlice, Either, Env, Result};
+use napi::bindgen_prelude::{BufferSlice, Either, Env, Result};
 use napi_derive::napi;
 
-/// XXH3-64 of the bytes, as a bigint.
+/// XXH3-64 of the bytes, as a bigint (napi-rs converts a `u64` result to a bigint).
 #[napi]
-pub fn xxh3(data: &[u8]) -> BigInt {
-    BigInt::from(crate::xxh3(data))
+pub fn xxh3(data: &[u8]) -> u64 {
+    crate::xxh3(data)
+}
+
+/// Heap allocations made so far through the addon's allocator.
+#[napi]
+pub fn allocations() -> f64 {
+    crate::allocations()
 }
 
 /// The top 53 bits of the hash, as a number.
@@ -41,10 +47,10 @@ pub struct Stats {
 impl Store {
     /// The value of `key`, as a string (`undefined` when missing, as ultra's `cache.get`).
     #[napi]
-    pub fn get(&self, key: String) -> Either<String, ()> {
-        match self.inner.get(key.as_bytes()) {
-            Some(v) => Either::A(String::from_utf8_lossy(v).into_owned()),
-            None => Either::B(()),
+    pub fn get(&self, key: String) -> Either<&str, ()> {
+        match self.inner.get(key.as_bytes()).map(std::str::from_utf8) {
+            Some(Ok(v)) => Either::A(v),
+            _ => Either::B(()),
         }
     }
 

@@ -16,6 +16,11 @@ fn noop(_ctx: CallContext<'_>) -> Result<()> {
     Ok(())
 }
 
+#[js_function(0)]
+fn allocations(ctx: CallContext<'_>) -> Result<JsNumber<'_>> {
+    ctx.env.create_double(crate::allocations())
+}
+
 #[js_function(1)]
 fn xxh3(ctx: CallContext<'_>) -> Result<napi::JsBigInt> {
     let data = ctx.get::<JsBuffer>(0)?.into_value()?;
@@ -84,6 +89,7 @@ fn store_stats(ctx: CallContext<'_>) -> Result<JsObject> {
 #[module_exports]
 fn init(mut exports: JsObject, env: Env) -> Result<()> {
     exports.create_named_method("noop", noop)?;
+    exports.create_named_method("allocations", allocations)?;
     exports.create_named_method("xxh3", xxh3)?;
     exports.create_named_method("xxh3Number", xxh3_number)?;
     exports.create_named_method("createStore", create_store)?;

@@ -11,6 +11,7 @@
 //! | `store.get(key)` | the entry's value as a string, or `undefined` | hot (a `cache.get`) |
 //! | `store.getBuffer(key)` | a Buffer copy of the value, or `undefined` | hot |
 //! | `store.stats()` | `{ entries, keyBytes, valueBytes }` | cold (a plain object) |
+//! | `allocations()` | heap allocations made so far through the addon's allocator | the driver's probe |
 //!
 //! The logic lives here once ([`Store`], [`xxh3`]); the variant modules only convert arguments
 //! and results. `bench.mjs` checks that every variant answers the same.
@@ -38,6 +39,11 @@ mod compat;
 #[global_allocator]
 static GLOBAL: ultra_alloc::TrackingAllocator<ultra_alloc::Jemalloc> =
     ultra_alloc::TrackingAllocator::new(ultra_alloc::Jemalloc);
+
+/// Heap allocations made so far through the addon's allocator (every thread).
+pub fn allocations() -> f64 {
+    ultra_alloc::stats().allocations as f64
+}
 
 /// XXH3-64 of `data`.
 pub fn xxh3(data: &[u8]) -> u64 {

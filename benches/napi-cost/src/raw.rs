@@ -198,6 +198,8 @@ macro_rules! store_method {
 
 callback!(noop, 0, |env, _, []| undefined(env));
 
+callback!(allocations, 0, |env, _, []| number(env, crate::allocations()));
+
 callback!(xxh3, 1, |env, _, [data]| {
     let h = crate::xxh3(bytes(env, data, "xxh3: data must be a Buffer")?);
     // SAFETY: a valid out-pointer.
@@ -343,8 +345,9 @@ fn init(env: Env, exports: Val) -> R<()> {
     // SAFETY: `ctor` is a value of this scope; a count of 1 makes the reference strong.
     let ctor_ref = out(|r| unsafe { sys::napi_create_reference(env, ctor, 1, r) })?;
     CONSTRUCTOR.with(|c| c.set(ctor_ref));
-    let functions: [(&CStr, sys::napi_callback); 4] = [
+    let functions: [(&CStr, sys::napi_callback); 5] = [
         (c"noop", Some(noop)),
+        (c"allocations", Some(allocations)),
         (c"xxh3", Some(xxh3)),
         (c"xxh3Number", Some(xxh3_number)),
         (c"createStore", Some(create_store)),
