@@ -26,6 +26,10 @@
 //! The same rules apply when the arena object itself is collected while its Buffers live on:
 //! their memory stays until the last of them is finalized.
 
+// The finalizer of the Buffers it hands out, and the external buffers themselves, are N-API
+// contracts over arena memory; each block says why it holds.
+#![allow(unsafe_code)]
+
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::ffi::c_void;

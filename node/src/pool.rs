@@ -28,6 +28,10 @@
 //! too. The pool's memory lives on, if need be, after the pool object is collected, until its
 //! last Buffer is finalized.
 
+// The finalizer of the Buffers it hands out, and the external buffers themselves, are N-API
+// contracts over pool memory; each block says why it holds.
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

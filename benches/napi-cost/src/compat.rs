@@ -4,9 +4,14 @@
 //! constructor is kept as a napi-rs 3 `FunctionRef`: compat mode's `Ref` no longer takes a
 //! function.
 #![allow(deprecated)]
+// napi-derive's expansion of `#[js_function(0)]` builds a zero-length argument array.
+#![allow(clippy::zero_repeat_side_effects)]
 
 use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef};
-use napi::{CallContext, Either, Env, JsBuffer, JsNumber, JsObject, JsString, JsValue, Property, Result, Unknown};
+use napi::{
+    CallContext, Either, Env, JsBuffer, JsNumber, JsObject, JsString, JsValue, Property, Result,
+    Unknown,
+};
 use napi_derive::{js_function, module_exports};
 
 use crate::Store;
@@ -97,11 +102,15 @@ fn init(mut exports: JsObject, env: Env) -> Result<()> {
         "Store",
         store_constructor,
         &[
-            Property::new().with_utf8_name("get")?.with_method(store_get),
+            Property::new()
+                .with_utf8_name("get")?
+                .with_method(store_get),
             Property::new()
                 .with_utf8_name("getBuffer")?
                 .with_method(store_get_buffer),
-            Property::new().with_utf8_name("stats")?.with_method(store_stats),
+            Property::new()
+                .with_utf8_name("stats")?
+                .with_method(store_stats),
         ],
     )?;
     // SAFETY: `class` is the constructor just defined, a function of this env; retyped only

@@ -19,10 +19,30 @@
 use std::collections::HashMap;
 
 #[cfg(not(any(
-    all(feature = "raw", not(feature = "raw-registered"), not(feature = "napi"), not(feature = "compat")),
-    all(feature = "raw-registered", not(feature = "raw"), not(feature = "napi"), not(feature = "compat")),
-    all(feature = "napi", not(feature = "raw"), not(feature = "raw-registered"), not(feature = "compat")),
-    all(feature = "compat", not(feature = "raw"), not(feature = "raw-registered"), not(feature = "napi")),
+    all(
+        feature = "raw",
+        not(feature = "raw-registered"),
+        not(feature = "napi"),
+        not(feature = "compat")
+    ),
+    all(
+        feature = "raw-registered",
+        not(feature = "raw"),
+        not(feature = "napi"),
+        not(feature = "compat")
+    ),
+    all(
+        feature = "napi",
+        not(feature = "raw"),
+        not(feature = "raw-registered"),
+        not(feature = "compat")
+    ),
+    all(
+        feature = "compat",
+        not(feature = "raw"),
+        not(feature = "raw-registered"),
+        not(feature = "napi")
+    ),
 )))]
 compile_error!("build with exactly one of the features raw, raw-registered, napi, compat");
 

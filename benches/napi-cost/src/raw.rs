@@ -61,7 +61,14 @@ unsafe fn call<const N: usize>(
     // SAFETY: `info` is this call's; `argv` has room for `argc` values (N-API fills missing
     // ones with `undefined`); `this` is a valid out-pointer.
     let status = unsafe {
-        sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), &mut this, ptr::null_mut())
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            &mut this,
+            ptr::null_mut(),
+        )
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         check(status)?;
@@ -92,7 +99,6 @@ fn throw_type_error(env: Env, message: &'static str) {
     }
 }
 
-
 /// The bytes of a Uint8Array (any Buffer), or a TypeError naming `param`.
 fn bytes<'a>(env: Env, v: Val, param: &'static str) -> R<&'a [u8]> {
     let mut ty = 0;
@@ -103,7 +109,15 @@ fn bytes<'a>(env: Env, v: Val, param: &'static str) -> R<&'a [u8]> {
     // SAFETY: every out-pointer is a valid local; N-API answers `napi_invalid_arg` without an
     // exception when `v` is not a typed array.
     let status = unsafe {
-        sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut buffer, &mut offset)
+        sys::napi_get_typedarray_info(
+            env,
+            v,
+            &mut ty,
+            &mut len,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
     };
     if status != sys::Status::napi_ok || ty != sys::TypedarrayType::uint8_array {
         return Err(Fail::Type(param));
@@ -190,7 +204,9 @@ macro_rules! store_method {
         callback!($cb, $n, |env, this, args| {
             let body: fn(Env, &Store, [Val; $n]) -> R<Val> = $body;
             let cell = unwrap(env, this)?;
-            let store = cell.try_borrow().map_err(|_| Fail::Type("re-entrant call"))?;
+            let store = cell
+                .try_borrow()
+                .map_err(|_| Fail::Type("re-entrant call"))?;
             body(env, &store, args)
         });
     };
@@ -198,7 +214,10 @@ macro_rules! store_method {
 
 callback!(noop, 0, |env, _, []| undefined(env));
 
-callback!(allocations, 0, |env, _, []| number(env, crate::allocations()));
+callback!(allocations, 0, |env, _, []| number(
+    env,
+    crate::allocations()
+));
 
 callback!(xxh3, 1, |env, _, [data]| {
     let h = crate::xxh3(bytes(env, data, "xxh3: data must be a Buffer")?);
@@ -223,33 +242,44 @@ callback!(create_store, 1, |env, _, [n]| {
 });
 
 store_method!(store_get, 1, |env, store, [key]| {
-    with_utf8(env, key, "get: key must be a string", |key| match store.get(key) {
-        None => undefined(env),
-        // SAFETY: `v` is valid for its length, passed explicitly.
-        Some(v) => out(|r| unsafe {
-            sys::napi_create_string_utf8(env, v.as_ptr().cast(), v.len() as isize, r)
-        }),
+    with_utf8(env, key, "get: key must be a string", |key| {
+        match store.get(key) {
+            None => undefined(env),
+            // SAFETY: `v` is valid for its length, passed explicitly.
+            Some(v) => out(|r| unsafe {
+                sys::napi_create_string_utf8(env, v.as_ptr().cast(), v.len() as isize, r)
+            }),
+        }
     })
 });
 
 store_method!(store_get_buffer, 1, |env, store, [key]| {
-    with_utf8(env, key, "getBuffer: key must be a string", |key| match store.get(key) {
-        None => undefined(env),
-        Some(v) => {
-            let mut data = ptr::null_mut();
-            // SAFETY: `v` is valid for its length; N-API copies it into a new Buffer.
-            out(|r| unsafe {
-                sys::napi_create_buffer_copy(env, v.len(), v.as_ptr().cast(), &mut data, r)
-            })
-        }
-    })
+    with_utf8(
+        env,
+        key,
+        "getBuffer: key must be a string",
+        |key| match store.get(key) {
+            None => undefined(env),
+            Some(v) => {
+                let mut data = ptr::null_mut();
+                // SAFETY: `v` is valid for its length; N-API copies it into a new Buffer.
+                out(|r| unsafe {
+                    sys::napi_create_buffer_copy(env, v.len(), v.as_ptr().cast(), &mut data, r)
+                })
+            }
+        },
+    )
 });
 
 store_method!(store_stats, 0, |env, store, []| {
     // SAFETY: a valid out-pointer.
     let obj = out(|r| unsafe { sys::napi_create_object(env, r) })?;
     let [entries, keys, values] = store.stats();
-    for (name, n) in [(c"entries", entries), (c"keyBytes", keys), (c"valueBytes", values)] {
+    for (name, n) in [
+        (c"entries", entries),
+        (c"keyBytes", keys),
+        (c"valueBytes", values),
+    ] {
         let v = number(env, n)?;
         // SAFETY: `obj` is an object of this call; `name` is NUL-terminated.
         check(unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), v) })?;
@@ -273,8 +303,16 @@ callback!(construct, 0, |env, this, []| {
     }
     // SAFETY: `this` is the new object; `data` is a `Box<RefCell<Store>>` whose ownership
     // passes to the wrap, freed by `finalize`.
-    let status =
-        unsafe { sys::napi_wrap(env, this, data, Some(finalize), ptr::null_mut(), ptr::null_mut()) };
+    let status = unsafe {
+        sys::napi_wrap(
+            env,
+            this,
+            data,
+            Some(finalize),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
     if status != sys::Status::napi_ok {
         // SAFETY: the wrap failed, so the box is still ours.
         drop(unsafe { Box::from_raw(data.cast::<RefCell<Store>>()) });
@@ -355,7 +393,16 @@ fn init(env: Env, exports: Val) -> R<()> {
     for (name, cb) in functions {
         let f = out(|r| {
             // SAFETY: `name` is NUL-terminated; `cb` is a valid callback.
-            unsafe { sys::napi_create_function(env, name.as_ptr(), usize::MAX as isize, cb, ptr::null_mut(), r) }
+            unsafe {
+                sys::napi_create_function(
+                    env,
+                    name.as_ptr(),
+                    usize::MAX as isize,
+                    cb,
+                    ptr::null_mut(),
+                    r,
+                )
+            }
         })?;
         // SAFETY: `exports` is the module's exports object; `name` is NUL-terminated.
         check(unsafe { sys::napi_set_named_property(env, exports, name.as_ptr(), f) })?;
