@@ -230,10 +230,13 @@ impl NativeArena {
             shared: Arc::clone(&self.shared),
             id,
         }));
-        // SAFETY: the `size` bytes at `ptr` stay allocated, and are not used by Rust, while
-        // Buffer `id` is pending (see the module docs): they are freed only once it was
-        // detached here or finalized. They overlap no other live Buffer (fresh bump memory).
-        // `finalize` takes exactly this `Box<Ticket>`.
+        // SAFETY: `external_buffer`'s contract: the `size` bytes at `ptr` stay allocated and
+        // unused by Rust while Buffer `id` is pending (just recorded in `state.pending`; chunks
+        // are freed, or retired, only when no Buffer of their generation is pending, and `id`
+        // stops pending only once `reset` detached it or `finalize` ran). They overlap no other
+        // live Buffer: bump memory is handed out once per generation, and a generation's
+        // memory is reused only after all its Buffers settled. `finalize` takes exactly this
+        // `Box<Ticket>`.
         let buffer =
             match unsafe { raw::external_buffer(env, ptr.as_ptr(), size, finalize, ticket.cast()) }
             {
