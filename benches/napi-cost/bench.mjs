@@ -3,7 +3,8 @@
 // Loads every variant addon (`raw`, `raw-registered`, `napi`, `compat`, built by `run.sh`) into
 // this one process, checks that they all answer the same (a mismatch exits 1), then times each
 // call on each variant interleaved: every round runs every operation on every variant in a
-// shuffled order, a batch of calls each, after one uncounted warm-up round. Reports the median
+// shuffled order, a batch of calls each cut into slices that alternate between the variants,
+// after one uncounted warm-up round. Reports the median
 // ns/call over the rounds and the median of the per-round ratios to `raw`. Then the load cost:
 // each variant (and bare node) in fresh processes, alternated, RSS before and after `require`
 // and after a first use; the addon's file size, and its size with debug info stripped.
@@ -68,6 +69,26 @@ for (const v of VARIANTS) {
   assert.throws(() => addons[v].xxh3('not a buffer'), `variant ${v}: xxh3 of a string must throw`);
   assert.throws(() => stores[v].get(42), `variant ${v}: get of a number must throw`);
 }
+// What each variant throws for a wrong argument (the addon's rule: a TypeError naming the
+// parameter), reported beside the figures.
+const WRONG = [
+  ['xxh3(string)', (v) => addons[v].xxh3('not a buffer')],
+  ['store.get(number)', (v) => stores[v].get(42)],
+  ['createStore(string)', (v) => addons[v].createStore('4')],
+];
+const errors = WRONG.map(([call, f]) => {
+  const row = { call };
+  for (const v of VARIANTS) {
+    try {
+      f(v);
+      row[v] = 'no error';
+    } catch (e) {
+      row[v] = `${e.constructor.name}: ${JSON.stringify(e.message)}`;
+    }
+  }
+  return row;
+});
+assert.ok(errors.every((row) => row.raw.startsWith('TypeError')), 'the raw glue throws TypeErrors');
 // Each variant's class refuses a method called on another object.
 for (const v of VARIANTS) {
   assert.throws(() => stores[v].get.call({}, 'k1'), `variant ${v}: get on a plain object must throw`);
@@ -75,6 +96,12 @@ for (const v of VARIANTS) {
 
 // ---------------------------------------------------------------------------------------------
 // Calls, interleaved.
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 let sink = 0;
 const take = (r) => (typeof r === 'bigint' ? Number(r & 1n) : r === undefined ? 1 : (r.length ?? 3));
@@ -119,20 +146,21 @@ function shuffled(list) {
   return l;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const times = Object.fromEntries(OPS.map((op) => [op[0], Object.fromEntries(VARIANTS.map((v) => [v, []]))]));
+// A round's batch of an operation is cut into SLICES short slices, the variants alternating
+// slice by slice (in a fresh random order each time), so that the machine's load, which
+// changes within a round when other jobs share it, weighs on every variant alike. A round's
+// figure is the median of its slices.
+const SLICES = smoke ? 1 : 10;
 for (let round = smoke ? 1 : 0; round <= rounds; round++) {
   for (const op of OPS) {
-    const calls = smoke ? 2000 : op[2];
-    for (const v of shuffled(VARIANTS)) {
-      const ns = batch(op, v, calls);
-      if (round > 0) times[op[0]][v].push(ns);
+    const calls = smoke ? 2000 : Math.ceil(op[2] / SLICES);
+    const slices = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const v of shuffled(VARIANTS)) slices[v].push(batch(op, v, calls));
     }
+    if (round > 0) for (const v of VARIANTS) times[op[0]][v].push(median(slices[v]));
   }
 }
 
@@ -237,12 +265,15 @@ console.log(`|---|${VARIANTS.map(() => '---:').join('|')}|`);
 for (const row of calls) {
   console.log(`| ${row.op} | ${VARIANTS.map((v) => f2(row[v].allocationsPerCall)).join(' | ')} |`);
 }
+console.log('\n| wrong argument | ' + VARIANTS.join(' | ') + ' |');
+console.log(`|---|${VARIANTS.map(() => '---').join('|')}|`);
+for (const row of errors) console.log(`| ${row.call} | ${VARIANTS.map((v) => row[v]).join(' | ')} |`);
 // The raw glue allocates nothing on the hot paths (a stack buffer for keys, no boxing).
 for (const row of calls.filter((r) => r.kind === 'hot')) {
   assert.equal(row.raw.allocationsPerCall, 0, `raw ${row.op} allocates`);
 }
 if (out && !smoke) {
-  const result = { date: new Date().toISOString(), node: process.version, rounds, calls, load, loadReps };
+  const result = { date: new Date().toISOString(), node: process.version, rounds, calls, load, loadReps, errors };
   fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 }

@@ -21,22 +21,23 @@
 //! process: raw callbacks self-registered (this addon's set-up, napi's `noop` feature), the
 //! same raw callbacks under napi-rs's module registration (`noop` off), napi-rs `#[napi]`, and
 //! napi-rs compat mode (`#[js_function]`). Medians of 21 rounds, ratios to raw
-//! (`benches/README.md`, "The N-API layer", has the table and the command):
+//! (`benches/README.md`, "The N-API layer (issue 14)", has the tables and the command):
 //!
-//! - **Hot calls: raw pays.** `#[napi]` costs ×2.7 on `xxh3` of a 64 B Buffer (326 vs
-//!   132 ns), ×2.3 on a `cache.get`-like method with a string key (835 vs 369 ns), ×1.5 on a
-//!   get returning a Buffer copy, and allocates 2 (functions) to 5 (methods with a string)
-//!   times per call, where the raw glue allocates nothing. Compat mode runs at raw speed
-//!   (×0.94–1.04) but allocates once per string argument and is deprecated in napi-rs 3.
-//! - **Cold calls: the glue hardly matters** (`#[napi]` ×1.3–1.4 on building an object or a
-//!   class instance, ~0.5–1.2 µs more), **but leaving `noop` does.** Any `#[napi]` item needs
-//!   napi-rs's module registration, which costs at load +0.42 MiB RSS (1.79 → 2.21 MiB
-//!   over bare node; +0.30 MiB after a first use) and +112 KiB of code, in every process,
-//!   where the addon's load already misses its 3 MB budget once jemalloc has started
-//!   (`benches/README.md`, "Targets from issue 6"). And napi-rs's
-//!   argument conversions throw a plain `Error` that names no parameter ("Failed to convert
-//!   napi value String into rust type `u32`"), so a cold function moved to `#[napi]` would
-//!   still take raw values and check them here to keep its TypeError/RangeError.
+//! - **Hot calls: raw pays.** `#[napi]` costs ×2.9 on `xxh3` of a 64 B Buffer (238 vs 81 ns),
+//!   ×2.6 on a `cache.get`-like method with a string key (752 vs 307 ns), ×1.6 on a get
+//!   returning a Buffer copy, and allocates 2 (functions) to 5 (methods taking a string) times
+//!   per call, where the raw glue allocates nothing. Compat mode runs at raw speed
+//!   (×0.82–1.10) but allocates per string argument, throws errors with empty messages, and is
+//!   deprecated in napi-rs 3.
+//! - **Cold calls: the glue hardly matters** (`#[napi]` ×1.3 on building an object or a class
+//!   instance, 0.4–1.4 µs more), **but leaving `noop` does.** Any `#[napi]` item needs
+//!   napi-rs's module registration, which costs at load +0.24 MiB RSS (0.24–0.42 MiB over three
+//!   runs; raw 1.85 MiB over bare node) and +114 KiB of code in every process, where the
+//!   addon's load already misses its 3 MB budget once jemalloc has started (`benches/README.md`,
+//!   "Targets from issue 6"). And napi-rs's argument conversions throw a plain `Error` that
+//!   names no parameter ("Failed to convert napi value String into rust type `u32`"), so a cold
+//!   function moved to `#[napi]` would still take raw values and check them here to keep its
+//!   TypeError/RangeError.
 //!
 //! So every function stays a raw callback, and `noop` stays on. Revisit if napi-rs's
 //! registration stops costing load memory (re-run `benches/napi-cost/run.sh`).
@@ -53,7 +54,7 @@
 //! | `memory` | `createMemoryManager`, `initMemorySubsystem`, `getCoreVersion` | `ultra_core::Snapshot`, `ultra_alloc::Config` |
 //! | `profile` | `heapProfile`, `setHeapProfiling`, `heapProfileStatus` | `ultra_alloc::profile` (jemalloc's sampling heap profiler, as pprof) |
 //!
-//! # Rules kept here (DESIGN.md, "Rules for the addon")
+//! # Rules kept here
 //!
 //! - **No panic reaches Node.** Every entry point runs its body in `error::run`, which
 //!   catches a panic and throws it as a JS `Error`; finalizers catch their own. Nothing
