@@ -11,9 +11,8 @@
 //! (sub-)document: building objects through N-API is several times slower than `JSON.parse`
 //! (the simdjson binding measured 2–5× slower on full parses), and this keeps key order,
 //! `__proto__` keys and number conversion exactly those of JavaScript. The native validation
-//! runs first, so whatever
-//! `ultra_core::json` rejects (a number beyond `f64`, a lone surrogate escape, a byte order
-//! mark) is rejected here too.
+//! runs first, so whatever `ultra_core::json` rejects (a number beyond `f64`, a lone surrogate
+//! escape, a byte order mark) is rejected here too.
 
 use napi::Env;
 use ultra_core::json::{self, JsonError, JsonErrorKind};
