@@ -7,7 +7,8 @@
 // after one uncounted warm-up round. Reports the median
 // ns/call over the rounds and the median of the per-round ratios to `raw`. Then the load cost:
 // each variant (and bare node) in fresh processes, alternated, RSS before and after `require`
-// and after a first use; the addon's file size, and its size with debug info stripped.
+// and after a first use, and what 4 workers loading it add; the addon's file size, and its
+// size with debug info stripped.
 //
 // `smoke` runs one round of a few calls, and the load check once: a quick proof in CI that the
 // bench still builds, loads and agrees (no figures written).
@@ -208,10 +209,34 @@ if (path) {
 }
 process.stdout.write(JSON.stringify({ before, afterRequire, afterUse }));
 `;
+// Every env (a worker too) registers the addon anew: RSS added by starting WORKERS workers
+// that each load it and make a first call, after the main thread loaded it (bare node: the
+// workers alone).
+const WORKERS = 4;
+const WORKER_PROBE = `
+const { Worker } = require('node:worker_threads');
+const path = process.argv[1];
+if (path) require(path);
+const before = process.memoryUsage.rss();
+const body = 'const p = ' + JSON.stringify(path) + '; if (p) { const a = require(p); a.createStore(4).get("k1"); }' +
+  ' require("node:worker_threads").parentPort.postMessage(1); setInterval(() => {}, 1000);';
+let ready = 0;
+for (let i = 0; i < ${WORKERS}; i++) {
+  new Worker(body, { eval: true }).on('message', () => {
+    if (++ready === ${WORKERS}) {
+      process.stdout.write(JSON.stringify({ workers: process.memoryUsage.rss() - before }));
+      process.exit(0);
+    }
+  });
+}
+`;
 function probe(target) {
-  const args = ['-e', PROBE];
-  if (target) args.push(target);
-  return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }));
+  const run = (script) => {
+    const args = ['-e', script];
+    if (target) args.push(target);
+    return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }));
+  };
+  return { ...run(PROBE), ...run(WORKER_PROBE) };
 }
 const loadReps = smoke ? 1 : 7;
 const loads = Object.fromEntries(['bare node', ...VARIANTS].map((v) => [v, []]));
@@ -234,11 +259,13 @@ const load = Object.entries(loads).map(([v, rs]) => ({
   rssBeforeMiB: median(rs.map((x) => x.before)) / 2 ** 20,
   requireMiB: median(rs.map((x) => x.afterRequire - x.before)) / 2 ** 20,
   firstUseMiB: median(rs.map((x) => x.afterUse - x.before)) / 2 ** 20,
+  workersMiB: median(rs.map((x) => x.workers)) / 2 ** 20,
   fileBytes: v === 'bare node' ? null : fs.statSync(file(v)).size,
   strippedBytes: v === 'bare node' ? null : strippedSize(file(v)),
 }));
 for (const row of load) {
   assert.ok(Number.isFinite(row.requireMiB), `load probe of ${row.variant} gave no figure`);
+  assert.ok(Number.isFinite(row.workersMiB), `worker probe of ${row.variant} gave no figure`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,11 +281,11 @@ for (const row of calls) {
   const ratios = VARIANTS.slice(1).map((v) => `×${f2(row[v].ratioToRaw)}`).join(' | ');
   console.log(`| ${row.op} | ${row.kind} | ${ns} | ${ratios} |`);
 }
-console.log('\n| variant | RSS before require (MiB) | + require (MiB) | + first use (MiB) | file (KiB) | without debug info (KiB) |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log(`\n| variant | RSS before require (MiB) | + require (MiB) | + first use (MiB) | + ${WORKERS} workers using it (MiB) | file (KiB) | without debug info (KiB) |`);
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of load) {
   const kib = (b) => (b === null ? '–' : (b / 1024).toFixed(0));
-  console.log(`| ${r.variant} | ${f1(r.rssBeforeMiB)} | ${f2(r.requireMiB)} | ${f2(r.firstUseMiB)} | ${kib(r.fileBytes)} | ${kib(r.strippedBytes)} |`);
+  console.log(`| ${r.variant} | ${f1(r.rssBeforeMiB)} | ${f2(r.requireMiB)} | ${f2(r.firstUseMiB)} | ${f2(r.workersMiB)} | ${kib(r.fileBytes)} | ${kib(r.strippedBytes)} |`);
 }
 console.log('\n| call | ' + VARIANTS.map((v) => `${v}: allocations per call`).join(' | ') + ' |');
 console.log(`|---|${VARIANTS.map(() => '---:').join('|')}|`);

@@ -4,7 +4,7 @@
 //! Why raw callbacks: `benches/napi-cost` builds the same calls raw, with napi-rs `#[napi]`
 //! and in napi-rs's compat mode, and measures them side by side (figures and the decision in
 //! `lib.rs`, "Why raw N-API callbacks"). In short: napi-rs 3's `#[napi]` glue allocates twice
-//! per call that has arguments (its "native borrow scope") and costs 2.6–3.4× a raw callback on
+//! per call that has arguments (its "native borrow scope") and costs 2.5–3.0× a raw callback on
 //! the engine's short calls, and its module registration (needed by any `#[napi]` item) costs
 //! load memory. Here each call costs one `napi_get_cb_info` plus the work, and
 //! allocates nothing. The addon registers itself (`napi_register_module_v1` in `lib.rs`,

@@ -23,21 +23,21 @@
 //! napi-rs compat mode (`#[js_function]`). Medians of 21 rounds, ratios to raw
 //! (`benches/README.md`, "The N-API layer (issue 14)", has the tables and the command):
 //!
-//! - **Hot calls: raw pays.** `#[napi]` costs ×2.9 on `xxh3` of a 64 B Buffer (238 vs 81 ns),
-//!   ×2.6 on a `cache.get`-like method with a string key (752 vs 307 ns), ×1.6 on a get
+//! - **Hot calls: raw pays.** `#[napi]` costs ×2.8 on `xxh3` of a 64 B Buffer (204 vs 73 ns),
+//!   ×2.5 on a `cache.get`-like method with a string key (663 vs 264 ns), ×1.5 on a get
 //!   returning a Buffer copy, and allocates 2 (functions) to 5 (methods taking a string) times
 //!   per call, where the raw glue allocates nothing. Compat mode runs at raw speed
-//!   (×0.82–1.10) but allocates per string argument, throws errors with empty messages, and is
+//!   (×0.92–1.06) but allocates per string argument, throws errors with empty messages, and is
 //!   deprecated in napi-rs 3.
-//! - **Cold calls: the glue hardly matters** (`#[napi]` ×1.3 on building an object or a class
-//!   instance, 0.4–1.4 µs more), **but leaving `noop` does.** Any `#[napi]` item needs
-//!   napi-rs's module registration, which costs at load +0.24 MiB RSS (0.24–0.42 MiB over three
-//!   runs; raw 1.85 MiB over bare node) and +114 KiB of code in every process, where the
-//!   addon's load already misses its 3 MB budget once jemalloc has started (`benches/README.md`,
-//!   "Targets from issue 6"). And napi-rs's argument conversions throw a plain `Error` that
-//!   names no parameter ("Failed to convert napi value String into rust type `u32`"), so a cold
-//!   function moved to `#[napi]` would still take raw values and check them here to keep its
-//!   TypeError/RangeError.
+//! - **Cold calls: the glue hardly matters** (`#[napi]` ×1.2–1.4 on building an object or a
+//!   class instance, 0.4–0.7 µs more), **but leaving `noop` does.** Any `#[napi]` item needs
+//!   napi-rs's module registration, which costs at load +0.30 MiB RSS (+0.24 MiB after a first
+//!   use, 0.24–0.42 MiB over four runs; raw is 1.80 MiB over bare node) and +114 KiB of code in
+//!   every process, where the addon's load already misses its 3 MB budget once jemalloc has
+//!   started (`benches/README.md`, "Targets from issue 6"). And napi-rs's argument conversions
+//!   throw a plain `Error` that names no parameter ("Failed to convert napi value String into
+//!   rust type `u32`"), so a cold function moved to `#[napi]` would still take raw values and
+//!   check them here to keep its TypeError/RangeError.
 //!
 //! So every function stays a raw callback, and `noop` stays on. Revisit if napi-rs's
 //! registration stops costing load memory (re-run `benches/napi-cost/run.sh`).
