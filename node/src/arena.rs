@@ -26,6 +26,10 @@
 //! The same rules apply when the arena object itself is collected while its Buffers live on:
 //! their memory stays until the last of them is finalized.
 
+// The finalizer of the Buffers it hands out, and the external buffers themselves, are N-API
+// contracts over arena memory; each block says why it holds.
+#![allow(unsafe_code)]
+
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -226,10 +230,13 @@ impl NativeArena {
             shared: Arc::clone(&self.shared),
             id,
         }));
-        // SAFETY: the `size` bytes at `ptr` stay allocated, and are not used by Rust, while
-        // Buffer `id` is pending (see the module docs): they are freed only once it was
-        // detached here or finalized. They overlap no other live Buffer (fresh bump memory).
-        // `finalize` takes exactly this `Box<Ticket>`.
+        // SAFETY: `external_buffer`'s contract: the `size` bytes at `ptr` stay allocated and
+        // unused by Rust while Buffer `id` is pending (just recorded in `state.pending`; chunks
+        // are freed, or retired, only when no Buffer of their generation is pending, and `id`
+        // stops pending only once `reset` detached it or `finalize` ran). They overlap no other
+        // live Buffer: bump memory is handed out once per generation, and a generation's
+        // memory is reused only after all its Buffers settled. `finalize` takes exactly this
+        // `Box<Ticket>`.
         let buffer =
             match unsafe { raw::external_buffer(env, ptr.as_ptr(), size, finalize, ticket.cast()) }
             {

@@ -9,7 +9,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use napi::{Env, Status};
+use napi::Env;
 
 use crate::raw::{self, ErrorClass, Kind, Val};
 
@@ -47,11 +47,13 @@ pub enum Fail {
     Error(String),
 }
 
-/// Runs the body of a `#[napi]` function: a panic becomes a JS `Error` (it must never unwind
-/// into Node, which would abort the process) and a [`Fail`] becomes the JS error it names.
-pub fn run<T>(env: Env, body: impl FnOnce() -> R<T>) -> napi::Result<T> {
+/// Runs the body of an entry point (a callback of `glue`, the module registration): a panic
+/// becomes a JS `Error` (it must never unwind into Node, which would abort the process) and a
+/// [`Fail`] becomes the JS error it names. `None` means an exception is now pending: the
+/// callback returns null.
+pub fn run<T>(env: Env, body: impl FnOnce() -> R<T>) -> Option<T> {
     let fail = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => return Ok(value),
+        Ok(Ok(value)) => return Some(value),
         Ok(Err(fail)) => fail,
         Err(payload) => {
             let what = payload
@@ -67,7 +69,7 @@ pub fn run<T>(env: Env, body: impl FnOnce() -> R<T>) -> napi::Result<T> {
         }
     };
     throw(env, fail);
-    Err(napi::Error::from_status(Status::PendingException))
+    None
 }
 
 /// Throws the error `fail` names, unless an exception is already pending.

@@ -1,15 +1,14 @@
 //! How the addon's functions and classes are registered with N-API: raw callbacks instead of
 //! napi-rs's generated glue.
 //!
-//! napi-rs 3's `#[napi]` glue opens a "native borrow scope" on every call that has arguments:
-//! an `Arc<Mutex<…>>` allocated per call plus thread-local bookkeeping. Measured on this
-//! machine, `xxh3Hash(64-byte Buffer)` took about 250 ns through it and 73 ns as a raw
-//! callback, with 2 heap allocations per call against none. The engine's calls are short
-//! (a hash of a few bytes, a cache look-up), so the glue would dominate them; here each call
-//! costs one `napi_get_cb_info` plus the work. The addon also registers itself
-//! (`napi_register_module_v1` in `lib.rs`, which calls [`init`]): napi-rs's registration sets
-//! up, in every env, a custom-GC threadsafe function and cached intrinsics the addon has no use
-//! for, and imports every N-API symbol its runtime might call.
+//! Why raw callbacks: `benches/napi-cost` builds the same calls raw, with napi-rs `#[napi]`
+//! and in napi-rs's compat mode, and measures them side by side (figures and the decision in
+//! `lib.rs`, "Why raw N-API callbacks"). In short: napi-rs 3's `#[napi]` glue allocates twice
+//! per call that has arguments (its "native borrow scope") and costs 2.5–3.0× a raw callback on
+//! the engine's short calls, and its module registration (needed by any `#[napi]` item) costs
+//! load memory. Here each call costs one `napi_get_cb_info` plus the work, and
+//! allocates nothing. The addon registers itself (`napi_register_module_v1` in `lib.rs`,
+//! which calls [`init`]).
 //!
 //! - A **function** is a body `fn(Env, [Val; N]) -> R<Val>` behind an `extern "C"`
 //!   trampoline ([`function!`]); missing arguments arrive as `undefined`.
@@ -20,6 +19,10 @@
 //!   borrows the value mutably (a re-entrant call on the same object, possible only through
 //!   user getters on option objects, is an `Error`, never aliased `&mut`). When the object is
 //!   collected the value is dropped through [`Class::finalize`].
+
+// Trampolines, wraps and instance data are N-API calls and raw pointers to the boxed values
+// JS objects own; each block says why it is sound.
+#![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_void, CStr};
@@ -101,7 +104,9 @@ pub unsafe fn call_method<T: Class, const N: usize>(
     let mut argc = N;
     let mut argv = [ptr::null_mut(); N];
     let mut this = ptr::null_mut();
-    // SAFETY: as in `call`, plus a valid out-pointer for `this`.
+    // SAFETY: `env` and `info` are this call's (the caller's contract); `argv` has room for
+    // `argc` values (N-API fills the ones not passed with `undefined`) and `this` is a valid
+    // out-pointer.
     let status = unsafe {
         sys::napi_get_cb_info(
             env,
@@ -158,11 +163,15 @@ fn unwrap<'a, T: Class>(env: Env, this: Val, name: &str) -> R<&'a RefCell<T>> {
 /// Defines a function trampoline: `function!(name, N, body)`.
 macro_rules! function {
     ($cb:ident, $n:literal, $body:path) => {
+        // The trampoline is glue's unsafe code, wherever the macro is used: it only forwards
+        // N-API's own arguments to `call`.
+        #[allow(unsafe_code)]
         unsafe extern "C" fn $cb(
             env: napi::sys::napi_env,
             info: napi::sys::napi_callback_info,
         ) -> napi::sys::napi_value {
-            // SAFETY: N-API calls this with the `env` and `info` of the call.
+            // SAFETY: N-API calls this callback with the `env` and `info` of the call, which
+            // is `call`'s whole contract.
             unsafe { $crate::glue::call::<$n>(env, info, $body) }
         }
     };
@@ -171,11 +180,14 @@ macro_rules! function {
 /// Defines a method trampoline: `method!(name, Type, N, "js.name", body)`.
 macro_rules! method {
     ($cb:ident, $t:ty, $n:literal, $js:literal, $body:path) => {
+        // As in `function!`: it only forwards N-API's own arguments to `call_method`.
+        #[allow(unsafe_code)]
         unsafe extern "C" fn $cb(
             env: napi::sys::napi_env,
             info: napi::sys::napi_callback_info,
         ) -> napi::sys::napi_value {
-            // SAFETY: N-API calls this with the `env` and `info` of the call.
+            // SAFETY: N-API calls this callback with the `env` and `info` of the call, which
+            // is `call_method`'s whole contract.
             unsafe { $crate::glue::call_method::<$t, $n>(env, info, $js, $body) }
         }
     };
@@ -198,7 +210,8 @@ unsafe extern "C" fn construct<T: Class>(
 ) -> sys::napi_value {
     let mut argc = 0;
     let mut this = ptr::null_mut();
-    // SAFETY: as in `call`; no arguments are read.
+    // SAFETY: N-API passed `env` and `info` to this constructor call; `argc` 0 with a null
+    // `argv` reads no arguments, and `this` is a valid out-pointer.
     let status = unsafe {
         sys::napi_get_cb_info(
             env,

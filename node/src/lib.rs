@@ -10,11 +10,37 @@
 //! TypeError or RangeError naming the function and the parameter (`error`), never a crash.
 //!
 //! Functions and classes are registered as raw N-API callbacks (module `glue`), not through
-//! napi-rs's `#[napi]` glue, whose per-call bookkeeping costs more than the engine's short
-//! calls themselves, and whose per-env set-up costs load-time memory (see `glue`). The addon
-//! registers itself (`napi_register_module_v1`); napi-rs provides the N-API declarations. So
-//! the `native.d.ts` that `napi build` writes declares nothing; the package's types are
-//! `index.d.ts`, and each function's contract is documented on its body here.
+//! napi-rs's `#[napi]` glue; the addon registers itself (`napi_register_module_v1`), and
+//! napi-rs provides the N-API declarations (`napi::sys`) and `Env`. So the `native.d.ts` that
+//! `napi build` writes declares nothing; the package's types are `index.d.ts`, and each
+//! function's contract is documented on its body here.
+//!
+//! # Why raw N-API callbacks
+//!
+//! `benches/napi-cost` builds the same calls four ways and runs them interleaved in one
+//! process: raw callbacks self-registered (this addon's set-up, napi's `noop` feature), the
+//! same raw callbacks under napi-rs's module registration (`noop` off), napi-rs `#[napi]`, and
+//! napi-rs compat mode (`#[js_function]`). Medians of 21 rounds, ratios to raw
+//! (`benches/README.md`, "The N-API layer (issue 14)", has the tables and the command):
+//!
+//! - **Hot calls: raw pays.** `#[napi]` costs ×2.8 on `xxh3` of a 64 B Buffer (204 vs 73 ns),
+//!   ×2.5 on a `cache.get`-like method with a string key (663 vs 264 ns), ×1.5 on a get
+//!   returning a Buffer copy, and allocates 2 (functions) to 5 (methods taking a string) times
+//!   per call, where the raw glue allocates nothing. Compat mode runs at raw speed
+//!   (×0.92–1.06) but allocates per string argument, throws errors with empty messages, and is
+//!   deprecated in napi-rs 3.
+//! - **Cold calls: the glue hardly matters** (`#[napi]` ×1.2–1.4 on building an object or a
+//!   class instance, 0.4–0.7 µs more), **but leaving `noop` does.** Any `#[napi]` item needs
+//!   napi-rs's module registration, which costs at load +0.30 MiB RSS (+0.24 MiB after a first
+//!   use, 0.24–0.42 MiB over four runs; raw is 1.80 MiB over bare node) and +114 KiB of code in
+//!   every process, where the addon's load already misses its 3 MB budget once jemalloc has
+//!   started (`benches/README.md`, "Targets from issue 6"). And napi-rs's argument conversions
+//!   throw a plain `Error` that names no parameter ("Failed to convert napi value String into
+//!   rust type `u32`"), so a cold function moved to `#[napi]` would still take raw values and
+//!   check them here to keep its TypeError/RangeError.
+//!
+//! So every function stays a raw callback, and `noop` stays on. Revisit if napi-rs's
+//! registration stops costing load memory (re-run `benches/napi-cost/run.sh`).
 //!
 //! # What is where
 //!
@@ -28,7 +54,7 @@
 //! | `memory` | `createMemoryManager`, `initMemorySubsystem`, `getCoreVersion` | `ultra_core::Snapshot`, `ultra_alloc::Config` |
 //! | `profile` | `heapProfile`, `setHeapProfiling`, `heapProfileStatus` | `ultra_alloc::profile` (jemalloc's sampling heap profiler, as pprof) |
 //!
-//! # Rules kept here (DESIGN.md, "Rules for the addon")
+//! # Rules kept here
 //!
 //! - **No panic reaches Node.** Every entry point runs its body in `error::run`, which
 //!   catches a panic and throws it as a JS `Error`; finalizers catch their own. Nothing
@@ -41,12 +67,11 @@
 //!   factory call if not by the program) applies the configuration. The one exception:
 //!   `ULTRA_HEAP_PROFILE=1` switches heap sampling on at the first load, so that the profile
 //!   covers every allocation.
-//! - `unsafe` lives in `raw` and `glue` (N-API calls) and in the two external-buffer
-//!   finalizers, each block with its `// SAFETY:` reasoning.
-
-// N-API is a C interface: `raw`, `glue` and the buffer finalizers call it in `unsafe` blocks,
-// each documented (enforced by `clippy::undocumented_unsafe_blocks`).
-#![allow(unsafe_code)]
+//! - **`unsafe` is allowed per module**, not for the crate (the workspace denies
+//!   `unsafe_code`): in `raw` and `glue` (N-API calls), in `arena` and `pool` (external
+//!   Buffers over Rust memory and their finalizers), and on the two exported entry points
+//!   below. Each block carries its own `// SAFETY:` reason
+//!   (`clippy::undocumented_unsafe_blocks` is denied).
 
 mod arena;
 mod cache;
@@ -76,6 +101,8 @@ static GLOBAL: TrackingAllocator<Jemalloc> = TrackingAllocator::new(Jemalloc);
 /// # Safety
 ///
 /// Called by Node with a live `env` and its `exports` object, on that env's JS thread.
+// An exported symbol Node looks up by name (`no_mangle` is `unsafe_code`).
+#[allow(unsafe_code)]
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(
     env: napi::sys::napi_env,
@@ -97,6 +124,8 @@ pub fn core_version() -> String {
 }
 
 /// The N-API version the addon is built for (9, Node 20), read by Node at load.
+// An exported symbol Node looks up by name (`no_mangle` is `unsafe_code`).
+#[allow(unsafe_code)]
 #[no_mangle]
 pub extern "C" fn node_api_module_get_api_version_v1() -> i32 {
     9

@@ -28,6 +28,10 @@
 //! too. The pool's memory lives on, if need be, after the pool object is collected, until its
 //! last Buffer is finalized.
 
+// The finalizer of the Buffers it hands out, and the external buffers themselves, are N-API
+// contracts over pool memory; each block says why it holds.
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -283,9 +287,11 @@ impl NativePool {
             shared: Arc::clone(shared),
             ticket,
         }));
-        // SAFETY: `data` is the memory of the `Lent` entry `ticket`, which stays allocated and
-        // unused by Rust until the Buffer is detached by `release` or finalized (see the
-        // module docs); no other live Buffer covers it. `finalize` takes this `Box<Ticket>`.
+        // SAFETY: `external_buffer`'s contract: `data` is the memory of the `Lent` entry
+        // `ticket` (just inserted), whose Vec is neither touched nor given back to the pool
+        // until `release` detached the Buffer (which drops V8's backing store at once) or
+        // `finalize` ran; no other live Buffer covers it, since a Vec is lent to one Buffer
+        // at a time. `finalize` takes this `Box<Ticket>`.
         let buffer = match unsafe { raw::external_buffer(env, data, size, finalize, hint.cast()) } {
             Ok(buffer) => buffer,
             Err(fail) => {

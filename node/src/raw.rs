@@ -1,53 +1,34 @@
-//! The thin layer over raw N-API calls that the rest of the addon is written on.
+//! The thin layer over raw N-API calls that the rest of the addon is written on: typed reads
+//! and writes of JS values, errors, references, wraps and external buffers.
 //!
-//! Every `unsafe` block of the addon that is not an external-buffer finalizer lives here, each
-//! with its `// SAFETY:` reasoning. Two facts carry most of them:
+//! The invariants the `// SAFETY:` comments below rely on, each block naming the ones it uses:
 //!
-//! - N-API functions are sound to call on the JS thread that owns `env`, with handles
-//!   (`napi_value`) created in the current handle scope, and out-pointers to valid locals.
-//!   Every function of this module is only reached from a `#[napi]` callback (or a finalizer),
-//!   which runs on that thread with such a scope open.
-//! - A `napi_value` never outlives the callback it came from: [`Val`] is `Copy` but is never
-//!   stored beyond one call (storage across calls goes through [`WeakRef`]).
+//! - **The calling env.** Every [`Env`] in the addon is the one N-API passed to the callback
+//!   that is running (a function or method trampoline of `glue`, the module registration, or a
+//!   finalizer), and it is used only during that call, on that env's JS thread. N-API
+//!   functions are sound to call there.
+//! - **Live handles.** A [`Val`] is a handle of the calling env's current handle scope: it
+//!   came from N-API during this call and never outlives it ([`Val`] is `Copy` but is never
+//!   stored beyond one call; storage across calls goes through [`WeakRef`]).
+//! - Out-pointers passed to N-API point at locals of the right type.
+
+// Every function here wraps an N-API call, which is `unsafe` (a C interface); each block says
+// why its call is sound.
+#![allow(unsafe_code)]
 
 use std::ffi::{c_void, CStr};
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, ValidateNapiValue};
-use napi::{sys, Env, ValueType};
+use napi::{sys, Env};
 
 use crate::error::{Fail, R};
 
-/// A JS value handed to or returned from a `#[napi]` function untouched: every check is made
-/// by hand, so that wrong arguments become the addon's own TypeError or RangeError rather
-/// than napi-rs's generic conversion error.
+/// A JS value (a handle of the calling env's current scope), handed to the addon's callbacks
+/// untouched: every check is made by hand, so that wrong arguments become the addon's own
+/// TypeError or RangeError.
 #[derive(Clone, Copy)]
 pub struct Val(pub(crate) sys::napi_value);
-
-impl TypeName for Val {
-    fn type_name() -> &'static str {
-        "unknown"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Unknown
-    }
-}
-
-impl ValidateNapiValue for Val {}
-
-impl FromNapiValue for Val {
-    unsafe fn from_napi_value(_env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
-        Ok(Val(value))
-    }
-}
-
-impl ToNapiValue for Val {
-    unsafe fn to_napi_value(_env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
-        Ok(value.0)
-    }
-}
 
 /// Turns an N-API status into a result. A pending exception stays pending
 /// ([`Fail::Pending`]); any other failure becomes an `Error` naming the call.
@@ -97,7 +78,7 @@ pub enum Kind {
 
 /// The type of `v`.
 pub fn kind(env: Env, v: Val) -> R<Kind> {
-    // SAFETY: see the module docs; `t` is a valid out-pointer.
+    // SAFETY: `env` is the calling env and `v` a live handle; `t` is a valid out-pointer. `napi_typeof` accepts any value.
     let t = out("napi_typeof", |t| unsafe {
         sys::napi_typeof(env.raw(), v.0, t)
     })?;
@@ -183,7 +164,7 @@ pub fn typed_array(env: Env, v: Val) -> R<Option<TypedArray>> {
     let mut buffer = ptr::null_mut();
     let mut offset = 0;
     let status =
-        // SAFETY: see the module docs; every out-pointer is a valid local. N-API answers
+        // SAFETY: `env` is the calling env and `v` a live handle; every out-pointer is a valid local. N-API answers
         // `napi_invalid_arg`, without an exception, when `v` is not a typed array (one call
         // instead of `napi_is_typedarray` first: this is on the path of every hash).
         unsafe {
@@ -255,7 +236,7 @@ pub fn number(env: Env, v: Val) -> R<Option<f64>> {
     if kind(env, v)? != Kind::Number {
         return Ok(None);
     }
-    // SAFETY: see the module docs; `v` is a number.
+    // SAFETY: `env` is the calling env and `v` a live handle to a number (checked above); `r` is a valid out-pointer.
     out("napi_get_value_double", |r| unsafe {
         sys::napi_get_value_double(env.raw(), v.0, r)
     })
@@ -267,7 +248,7 @@ pub fn boolean(env: Env, v: Val) -> R<Option<bool>> {
     if kind(env, v)? != Kind::Boolean {
         return Ok(None);
     }
-    // SAFETY: see the module docs; `v` is a boolean.
+    // SAFETY: `env` is the calling env and `v` a live handle to a boolean (checked above); `r` is a valid out-pointer.
     out("napi_get_value_bool", |r| unsafe {
         sys::napi_get_value_bool(env.raw(), v.0, r)
     })
@@ -302,7 +283,8 @@ pub fn read_bigint_u128(env: Env, v: Val) -> R<Option<(bool, u128)>> {
 
 /// `obj[name]`; runs a getter if `obj` has one (user code, which may throw).
 pub fn get(env: Env, obj: Val, name: &CStr) -> R<Val> {
-    // SAFETY: see the module docs; `name` is NUL-terminated.
+    // SAFETY: `env` is the calling env and `obj` a live handle (N-API answers an error status,
+    // not UB, when it is not an object); `name` is NUL-terminated; `r` is a valid out-pointer.
     out("napi_get_named_property", |r| unsafe {
         sys::napi_get_named_property(env.raw(), obj.0, name.as_ptr(), r)
     })
@@ -311,7 +293,7 @@ pub fn get(env: Env, obj: Val, name: &CStr) -> R<Val> {
 
 /// Whether `v` is an array.
 pub fn is_array(env: Env, v: Val) -> R<bool> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env and `v` a live handle; `r` is a valid out-pointer.
     out("napi_is_array", |r| unsafe {
         sys::napi_is_array(env.raw(), v.0, r)
     })
@@ -342,7 +324,7 @@ pub fn utf16(env: Env, v: Val) -> R<Vec<u16>> {
 
 /// `undefined`.
 pub fn undefined(env: Env) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_get_undefined", |r| unsafe {
         sys::napi_get_undefined(env.raw(), r)
     })
@@ -351,7 +333,7 @@ pub fn undefined(env: Env) -> R<Val> {
 
 /// `null`.
 pub fn null(env: Env) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_get_null", |r| unsafe {
         sys::napi_get_null(env.raw(), r)
     })
@@ -360,7 +342,7 @@ pub fn null(env: Env) -> R<Val> {
 
 /// A boolean.
 pub fn bool_val(env: Env, b: bool) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_get_boolean", |r| unsafe {
         sys::napi_get_boolean(env.raw(), b, r)
     })
@@ -369,7 +351,7 @@ pub fn bool_val(env: Env, b: bool) -> R<Val> {
 
 /// A number.
 pub fn num(env: Env, n: f64) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_create_double", |r| unsafe {
         sys::napi_create_double(env.raw(), n, r)
     })
@@ -378,7 +360,8 @@ pub fn num(env: Env, n: f64) -> R<Val> {
 
 /// A string from UTF-8 bytes (invalid sequences become U+FFFD).
 pub fn string_utf8(env: Env, bytes: &[u8]) -> R<Val> {
-    // SAFETY: `bytes` is valid for its length, which is passed explicitly (no NUL needed).
+    // SAFETY: `env` is the calling env; `bytes` is valid for reads of its length, which is
+    // passed explicitly (no NUL needed; N-API copies the bytes); `r` is a valid out-pointer.
     out("napi_create_string_utf8", |r| unsafe {
         sys::napi_create_string_utf8(env.raw(), bytes.as_ptr().cast(), bytes.len() as isize, r)
     })
@@ -387,7 +370,8 @@ pub fn string_utf8(env: Env, bytes: &[u8]) -> R<Val> {
 
 /// A string from UTF-16 code units (lone surrogates kept as they are).
 pub fn string_utf16(env: Env, units: &[u16]) -> R<Val> {
-    // SAFETY: as in `string_utf8`.
+    // SAFETY: `env` is the calling env; `units` is valid for reads of its length in code
+    // units, passed explicitly (N-API copies them); `r` is a valid out-pointer.
     out("napi_create_string_utf16", |r| unsafe {
         sys::napi_create_string_utf16(env.raw(), units.as_ptr(), units.len() as isize, r)
     })
@@ -396,7 +380,8 @@ pub fn string_utf16(env: Env, units: &[u16]) -> R<Val> {
 
 /// A string from Latin-1 bytes (hex digits: the cheapest conversion V8 has).
 pub fn string_latin1(env: Env, bytes: &[u8]) -> R<Val> {
-    // SAFETY: as in `string_utf8`.
+    // SAFETY: `env` is the calling env; `bytes` is valid for reads of its length, passed
+    // explicitly (N-API copies the bytes); `r` is a valid out-pointer.
     out("napi_create_string_latin1", |r| unsafe {
         sys::napi_create_string_latin1(env.raw(), bytes.as_ptr().cast(), bytes.len() as isize, r)
     })
@@ -405,7 +390,7 @@ pub fn string_latin1(env: Env, bytes: &[u8]) -> R<Val> {
 
 /// A new plain object.
 pub fn object(env: Env) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_create_object", |r| unsafe {
         sys::napi_create_object(env.raw(), r)
     })
@@ -414,7 +399,7 @@ pub fn object(env: Env) -> R<Val> {
 
 /// A new array of `len` holes.
 pub fn array(env: Env, len: usize) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_create_array_with_length", |r| unsafe {
         sys::napi_create_array_with_length(env.raw(), len, r)
     })
@@ -423,7 +408,8 @@ pub fn array(env: Env, len: usize) -> R<Val> {
 
 /// `obj[name] = value` on an object this addon created (plain data property).
 pub fn set(env: Env, obj: Val, name: &CStr, value: Val) -> R<()> {
-    // SAFETY: see the module docs; `name` is NUL-terminated.
+    // SAFETY: `env` is the calling env, `obj` and `value` live handles (a non-object `obj`
+    // is an error status, not UB); `name` is NUL-terminated.
     check(
         unsafe { sys::napi_set_named_property(env.raw(), obj.0, name.as_ptr(), value.0) },
         "napi_set_named_property",
@@ -437,7 +423,8 @@ pub fn set_num(env: Env, obj: Val, name: &CStr, n: f64) -> R<()> {
 
 /// `array[index] = value`.
 pub fn set_index(env: Env, array: Val, index: u32, value: Val) -> R<()> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env, `array` and `value` live handles (a non-object
+    // `array` is an error status, not UB).
     check(
         unsafe { sys::napi_set_element(env.raw(), array.0, index, value.0) },
         "napi_set_element",
@@ -447,7 +434,8 @@ pub fn set_index(env: Env, array: Val, index: u32, value: Val) -> R<()> {
 /// A Buffer holding a copy of `bytes` (in memory V8 owns).
 pub fn buffer_copy(env: Env, bytes: &[u8]) -> R<Val> {
     let mut data = ptr::null_mut();
-    // SAFETY: `bytes` is valid for its length; N-API copies it into a new Buffer.
+    // SAFETY: `env` is the calling env; `bytes` is valid for reads of its length, and N-API
+    // copies it into a new Buffer; `data` and `r` are valid out-pointers.
     out("napi_create_buffer_copy", |r| unsafe {
         sys::napi_create_buffer_copy(env.raw(), bytes.len(), bytes.as_ptr().cast(), &mut data, r)
     })
@@ -457,7 +445,8 @@ pub fn buffer_copy(env: Env, bytes: &[u8]) -> R<Val> {
 /// A Buffer of `len` bytes (in memory V8 owns) that `fill` writes, zeroed beforehand.
 pub fn buffer_filled(env: Env, len: usize, fill: impl FnOnce(&mut [u8])) -> R<Val> {
     let mut data: *mut c_void = ptr::null_mut();
-    // SAFETY: see the module docs; `data` receives the Buffer's memory.
+    // SAFETY: `env` is the calling env; `data` and `r` are valid out-pointers (`data`
+    // receives the new Buffer's memory).
     let buffer = out("napi_create_buffer", |r| unsafe {
         sys::napi_create_buffer(env.raw(), len, &mut data, r)
     })?;
@@ -488,7 +477,8 @@ pub fn bigint_u128(env: Env, value: u128) -> R<Val> {
 pub fn call1(env: Env, function: Val, arg: Val) -> R<Val> {
     let recv = undefined(env)?;
     let args = [arg.0];
-    // SAFETY: see the module docs; `args` holds one value.
+    // SAFETY: `env` is the calling env; `recv`, `function` and `arg` are live handles (a
+    // non-function is an error status, not UB); `args` holds the one value its count says.
     out("napi_call_function", |r| unsafe {
         sys::napi_call_function(env.raw(), recv.0, function.0, 1, args.as_ptr(), r)
     })
@@ -497,7 +487,7 @@ pub fn call1(env: Env, function: Val, arg: Val) -> R<Val> {
 
 /// `globalThis`.
 pub fn global(env: Env) -> R<Val> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `r` is a valid out-pointer.
     out("napi_get_global", |r| unsafe {
         sys::napi_get_global(env.raw(), r)
     })
@@ -510,7 +500,7 @@ pub fn global(env: Env) -> R<Val> {
 /// Whether an exception is pending.
 pub fn exception_pending(env: Env) -> bool {
     let mut pending = false;
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env; `pending` is a valid out-pointer.
     let status = unsafe { sys::napi_is_exception_pending(env.raw(), &mut pending) };
     status != sys::Status::napi_ok || pending
 }
@@ -532,7 +522,8 @@ pub enum ErrorClass {
 pub fn create_error(env: Env, class: ErrorClass, message: &str) -> R<Val> {
     let msg = string_utf8(env, message.as_bytes())?;
     let code = ptr::null_mut();
-    // SAFETY: see the module docs; `code` may be null, `msg` is a string.
+    // SAFETY: `env` is the calling env; `code` may be null, `msg` is a live string handle
+    // made just above; `r` is a valid out-pointer.
     out("napi_create_error", |r| unsafe {
         match class {
             ErrorClass::Error => sys::napi_create_error(env.raw(), code, msg.0, r),
@@ -546,7 +537,7 @@ pub fn create_error(env: Env, class: ErrorClass, message: &str) -> R<Val> {
 
 /// Throws `error`.
 pub fn throw(env: Env, error: Val) -> R<()> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env and `error` a live handle (any value may be thrown).
     check(unsafe { sys::napi_throw(env.raw(), error.0) }, "napi_throw")
 }
 
@@ -557,16 +548,11 @@ pub fn throw(env: Env, error: Val) -> R<()> {
 /// given back with [`WeakRef::delete`].
 pub struct WeakRef(sys::napi_ref);
 
-// SAFETY: a `napi_ref` is an opaque handle. The addon stores them in per-object state that is
-// only ever used on the JS thread of the env that created it (arenas are not shared between
-// threads); `Send` is needed only because that state sits behind a `Mutex` shared with
-// finalizers, which also run on that thread.
-unsafe impl Send for WeakRef {}
-
 impl WeakRef {
     /// A weak reference (count 0) to `v`.
     pub fn new(env: Env, v: Val) -> R<WeakRef> {
-        // SAFETY: see the module docs; `v` is an object.
+        // SAFETY: `env` is the calling env and `v` a live handle to an object (callers pass
+        // an ArrayBuffer); `r` is a valid out-pointer.
         out("napi_create_reference", |r| unsafe {
             sys::napi_create_reference(env.raw(), v.0, 0, r)
         })
@@ -593,7 +579,9 @@ impl WeakRef {
 /// Detaches an ArrayBuffer: every view of it has length 0 from now on, and V8 drops its
 /// backing store at once (the buffer was not transferable, so no other ArrayBuffer shares it).
 pub fn detach(env: Env, array_buffer: Val) -> R<()> {
-    // SAFETY: see the module docs; N-API checks that the value is a detachable ArrayBuffer.
+    // SAFETY: `env` is the calling env and `array_buffer` a live handle; N-API checks that
+    // the value is a detachable ArrayBuffer (an error status otherwise). The addon only
+    // detaches the external buffers it made, whose memory Rust still owns.
     check(
         unsafe { sys::napi_detach_arraybuffer(env.raw(), array_buffer.0) },
         "napi_detach_arraybuffer",
@@ -602,7 +590,8 @@ pub fn detach(env: Env, array_buffer: Val) -> R<()> {
 
 /// Whether an ArrayBuffer is detached.
 pub fn is_detached(env: Env, array_buffer: Val) -> R<bool> {
-    // SAFETY: see the module docs.
+    // SAFETY: `env` is the calling env and `array_buffer` a live handle; `r` is a valid
+    // out-pointer.
     out("napi_is_detached_arraybuffer", |r| unsafe {
         sys::napi_is_detached_arraybuffer(env.raw(), array_buffer.0, r)
     })
@@ -611,8 +600,9 @@ pub fn is_detached(env: Env, array_buffer: Val) -> R<bool> {
 /// Attaches the number `tag` to `obj` (`napi_wrap` with no finalizer: the tag is a number,
 /// not a pointer, and nothing is freed when `obj` is collected).
 pub fn set_tag(env: Env, obj: Val, tag: u64) -> R<()> {
-    // SAFETY: see the module docs; the "native object" is an integer that is never
-    // dereferenced, and no finalizer is registered.
+    // SAFETY: `env` is the calling env and `obj` a live handle (N-API refuses a non-object
+    // or an object already wrapped with an error status); the "native object" is an integer
+    // that is never dereferenced, and no finalizer is registered.
     check(
         unsafe {
             sys::napi_wrap(
@@ -631,8 +621,9 @@ pub fn set_tag(env: Env, obj: Val, tag: u64) -> R<()> {
 /// The tag [`set_tag`] attached to `obj`, or `None` if it has none.
 pub fn tag(env: Env, obj: Val) -> R<Option<u64>> {
     let mut tag: *mut c_void = ptr::null_mut();
-    // SAFETY: see the module docs. N-API answers `napi_invalid_arg` for an object that was
-    // not wrapped (or is not an object) and sets no exception then.
+    // SAFETY: `env` is the calling env, `obj` a live handle and `tag` a valid out-pointer.
+    // N-API answers `napi_invalid_arg` for an object that was not wrapped (or is not an
+    // object) and sets no exception then.
     let status = unsafe { sys::napi_unwrap(env.raw(), obj.0, &mut tag) };
     match status {
         sys::Status::napi_ok => Ok(Some(tag as usize as u64)),
@@ -644,8 +635,9 @@ pub fn tag(env: Env, obj: Val) -> R<Option<u64>> {
 /// Removes and returns the tag [`set_tag`] attached to `obj`, or `None` if it has none.
 pub fn take_tag(env: Env, obj: Val) -> R<Option<u64>> {
     let mut tag: *mut c_void = ptr::null_mut();
-    // SAFETY: see the module docs. N-API answers `napi_invalid_arg` for an object that was
-    // not wrapped (or is not an object) and sets no exception then.
+    // SAFETY: `env` is the calling env, `obj` a live handle and `tag` a valid out-pointer.
+    // N-API answers `napi_invalid_arg` for an object that was not wrapped (or is not an
+    // object) and sets no exception then.
     let status = unsafe { sys::napi_remove_wrap(env.raw(), obj.0, &mut tag) };
     match status {
         sys::Status::napi_ok => Ok(Some(tag as usize as u64)),
