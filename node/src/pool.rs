@@ -263,8 +263,9 @@ impl NativePool {
                 }
             };
             // `take` gives an empty Vec whose capacity covers the class; JS sees `size` bytes
-            // of it. Fresh memory is zeroed so that JS never sees other data of the process;
-            // reused buffers keep what their last user wrote, as in the fallback.
+            // of it. Every lent buffer is zeroed, fresh or reused, so that JS never sees other
+            // data of the process or of the buffer's last user (the API leaves the contents
+            // unspecified; the fallback's reused buffers keep what their last user wrote).
             let data = buf.as_mut_ptr();
             if buf.capacity() < size {
                 return Err(Fail::Error(format!("{F}: internal error: short buffer")));
