@@ -1,5 +1,6 @@
 // A TypeScript consumer of the whole public API, through `import`. It is only
 // type-checked (tsc --noEmit), never run; @ts-expect-error lines prove misuse is caught.
+import { Registry } from 'prom-client'
 import ultra, {
   blake3Hash,
   createBlake3Hasher,
@@ -15,14 +16,19 @@ import ultra, {
   isNative,
   jsonPointer,
   loadError,
+  metricsText,
   minifyJson,
   parseJson,
+  registerPromClient,
   setHeapProfiling,
+  startExporter,
   validateJson,
   xxh3Hash,
   type Cache,
   type CacheDumpEntry,
   type HeapProfileStatus,
+  type PromClientRegistration,
+  type RunningExporter,
   type CacheStats,
   type StructuredCache,
   type JsonErrorKind,
@@ -144,7 +150,27 @@ const sampleBytes: number | null = profiling.sampleBytes
 if (profiling.available) setHeapProfiling(true)
 const heap: Buffer | null = profiling.available ? heapProfile() : null
 
+const text: string = metricsText()
+// @ts-expect-error metricsText takes no argument
+metricsText(1)
+async function serve (): Promise<number> {
+  const running: RunningExporter = await startExporter({ host: '127.0.0.1', port: 0 })
+  const port: number = running.port
+  const host: string = running.host
+  await running.close()
+  // @ts-expect-error the port is a number
+  await startExporter({ port: '9477' })
+  return host.length + port
+}
+const promRegistry = new Registry()
+const registered: PromClientRegistration = registerPromClient(promRegistry)
+const familyNames: string[] = registered.names
+registered.unregister()
+// @ts-expect-error a registry, not a name
+registerPromClient('default')
+
 export {
+  text, serve, familyNames,
   native, why, version, maxEntries, value, peeked, present, size, remaining, purged, expired, hex, mac, derived,
   streamed, streamedBytes, x64, x128, xBytes, xStream, offset, kind, first, pointed, small, scratch, reserved, freed,
   inUse, live, cacheBytes, rss, trimmed, explained, v8Heap, rest, mallocReleased, wrongOwner, viaDefault,
