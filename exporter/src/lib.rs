@@ -168,13 +168,17 @@
 //!   the tracking allocator. Library users such as the Node addon turn default features off.
 
 mod error;
+mod exposition;
 mod families;
 pub mod file_sd;
 mod http;
 mod render;
+#[cfg(test)]
+mod render_old;
 pub mod workload;
 
 pub use error::ExporterError;
+pub use exposition::Format;
 pub use families::{families, family, FamilyInfo, Kind};
 pub use http::{serve, Limits, Server, CONTENT_TYPE};
 pub use render::{Exporter, Sample};
