@@ -2,12 +2,16 @@
 //!
 //! At each scrape the exporter takes one [`Snapshot`](ultra_core::Snapshot) — the
 //! tracking allocator's counters, jemalloc's view, arenas, pools, caches, process RSS — and
-//! renders it as Prometheus text: through a recorder of the `metrics` crate built for that
-//! render (`metrics-exporter-prometheus`, render only, no runtime), the `ultra_process_*`
-//! families of `metrics-process`, and a hand-written histogram of allocation sizes. Nothing is
-//! recorded between scrapes and nothing in the allocator's hot path touches the metrics crate,
-//! so a process nobody scrapes pays nothing. All exporter work runs in
+//! writes it as Prometheus text straight from one table of families ([`families`]: name, type,
+//! HELP, labels, and how each family's samples are read), in table order, histograms included;
+//! the `ultra_process_*` figures come from `metrics-process`'s raw collector. The same table
+//! gives a host its samples as values ([`Exporter::samples`]), never parsed back from text.
+//! Nothing is recorded between scrapes and nothing in the allocator's hot path touches the
+//! exporter, so a process nobody scrapes pays nothing. All exporter work runs in
 //! `scope(Subsystem::Exporter, ..)`, so its own bytes show up as `subsystem="exporter"`.
+//!
+//! Adding a family is one entry in the table (`src/families.rs`) plus its test; the metrics
+//! table below is checked against it.
 //!
 //! # Example
 //!
@@ -34,7 +38,7 @@
 //!
 //! A host that merges ultra's families into its own registry (prom-client) can list them with
 //! [`families`] — name, HELP text, type and labels of every family [`Exporter::render`] can
-//! emit — and read one scrape's values already parsed with [`Exporter::samples`].
+//! emit — and read one scrape's values with [`Exporter::samples`].
 //!
 //! # Serving
 //!
@@ -173,8 +177,6 @@ mod families;
 pub mod file_sd;
 mod http;
 mod render;
-#[cfg(test)]
-mod render_old;
 pub mod workload;
 
 pub use error::ExporterError;
