@@ -429,3 +429,37 @@ fn resident_owners_sum_to_the_rss_of_their_reading() {
     let (status, printed) = promtool_check(&with_v8);
     assert!(status.success() && printed.is_empty(), "{printed}");
 }
+
+/// `node/lib/families.json` — the families' names, HELP texts, types and labels for the Node
+/// fallback, which renders its own figures under them — is what the table generates now.
+/// `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render` rewrites it.
+#[test]
+fn the_node_family_table_is_generated_from_the_families() {
+    let rows: Vec<String> = families()
+        .iter()
+        .map(|f| {
+            let row = serde_json::json!({
+                "name": f.name,
+                "type": f.kind.as_str(),
+                "labels": f.labels,
+                "help": f.help,
+            });
+            format!("  {row}")
+        })
+        .collect();
+    let generated = format!("{{\n\"families\": [\n{}\n]\n}}\n", rows.join(",\n"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/lib/families.json");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == generated {
+        return;
+    }
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, generated).expect("write");
+        return;
+    }
+    panic!(
+        "{} is not what the families table generates: run \
+         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`",
+        path.display()
+    );
+}

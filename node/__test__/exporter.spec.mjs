@@ -10,11 +10,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { api, assertArgError, packageDir } from './support.mjs'
+import { api, assertArgError, packageDir, parseExposition } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const client = require('prom-client')
-const { parseExposition } = require('../lib/exporter.js')
 
 /** Runs `promtool check metrics` on `text`: exit status and everything it printed. */
 function promtool (text) {
@@ -184,6 +183,25 @@ test('registerPromClient adds the ultra families to a prom-client registry besid
   registration.unregister()
   assert.ok(!familyNames(await registry.metrics()).some((n) => n.startsWith('ultra_')))
   assertArgError(() => api.registerPromClient({}), TypeError, 'registerPromClient', 'registry')
+})
+
+test('registerPromClient serves the engine\'s samples: the series of metricsText, in the table\'s order', async () => {
+  const registry = new client.Registry()
+  api.registerPromClient(registry)
+  const order = require('../lib/families.json').families.map((f) => f.name)
+  const series = (families) => [...families.values()].map((f) =>
+    [f.name, f.help, f.type, f.values.map((v) => v.metricName + JSON.stringify(v.labels))])
+  const fromText = parseExposition(api.metricsText())
+  const fromRegistry = parseExposition(await registry.metrics())
+  assert.deepEqual(series(fromRegistry), series(fromText))
+  const positions = [...fromText.keys()].map((name) => order.indexOf(name))
+  assert.ok(positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1])), positions.join(','))
+  // Values are the engine's, not zeros: one more entry shows in the next scrape.
+  const cache = api.createCache({ max: 10 })
+  const entries = async () => parseExposition(await registry.metrics()).get('ultra_cache_entries').values[0].value
+  const before = await entries()
+  cache.set('x', 'y')
+  assert.equal(await entries(), before + 1)
 })
 
 test("registerPromClient families merge in prom-client's cluster AggregatorRegistry", async () => {

@@ -24,59 +24,6 @@ const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
  * @typedef {{ name: string, help: string, type: string, values: Sample[] }} Family
  */
 
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
-
-/** @param {string} s an escaped label value or HELP text */
-function unescape (s) {
-  return s.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c))
-}
-
-/** @param {string} s */
-function number (s) {
-  if (s === '+Inf') return Infinity
-  if (s === '-Inf') return -Infinity
-  return Number(s)
-}
-
-/**
- * Parses Prometheus text 0.0.4 as ultra renders it into families, in order.
- * @param {string} text
- * @returns {Map<string, Family>}
- */
-function parseExposition (text) {
-  /** @type {Map<string, Family>} */
-  const families = new Map()
-  /** @type {Family | undefined} */
-  let current
-  for (const line of text.split('\n')) {
-    if (line === '') continue
-    if (line.startsWith('# HELP ')) {
-      const rest = line.slice(7)
-      const space = rest.indexOf(' ')
-      const name = rest.slice(0, space)
-      current = { name, help: unescape(rest.slice(space + 1)), type: 'untyped', values: [] }
-      families.set(name, current)
-    } else if (line.startsWith('# TYPE ')) {
-      const [name, type] = line.slice(7).split(' ')
-      current = families.get(name) ?? { name, help: name, type, values: [] }
-      current.type = type
-      families.set(name, current)
-    } else if (!line.startsWith('#') && current !== undefined) {
-      const brace = line.indexOf('{')
-      const space = line.lastIndexOf(' ')
-      const metricName = brace === -1 ? line.slice(0, space) : line.slice(0, brace)
-      /** @type {Record<string, string>} */
-      const labels = {}
-      if (brace !== -1) {
-        const body = line.slice(brace + 1, line.lastIndexOf('}'))
-        for (const [, key, value] of body.matchAll(LABEL)) labels[key] = unescape(value)
-      }
-      current.values.push({ metricName, labels, value: number(line.slice(space + 1)) })
-    }
-  }
-  return families
-}
-
 /**
  * How prom-client's `AggregatorRegistry` merges a family over cluster workers:
  * what describes the build or the configuration is the same everywhere (`first`),
@@ -116,8 +63,9 @@ function closedPromise (engine, id) {
  */
 function exporterApi (engine) {
   /**
-   * One render per scrape: prom-client calls every collector's `get()` in one
-   * synchronous loop, so a parse kept until the next microtask serves all of them.
+   * One reading per scrape: prom-client calls every collector's `get()` in one
+   * synchronous loop, so the engine's samples (structured, never text parsed back)
+   * kept until the next microtask serve all of them.
    */
   let turn = null
   /** Ids of this API's servers not yet closed, stopped at process exit. */
@@ -125,7 +73,10 @@ function exporterApi (engine) {
   let exitHooked = false
   function familiesNow () {
     if (turn === null) {
-      turn = parseExposition(engine.metricsText(v8HeapBytes()))
+      /** @type {Map<string, Family>} */
+      const families = new Map()
+      for (const family of engine.metricsSamples(v8HeapBytes())) families.set(family.name, family)
+      turn = families
       queueMicrotask(() => { turn = null })
     }
     return turn
@@ -235,4 +186,4 @@ function exporterApi (engine) {
   }
 }
 
-module.exports = { exporterApi, parseExposition }
+module.exports = { exporterApi }

@@ -1,8 +1,10 @@
 //! Prometheus metrics for JS, on `ultra_exporter`.
 //!
 //! - `metricsText()`: one render of every `ultra_*` family from a fresh snapshot, for hosts
-//!   that already serve `/metrics` (and for the prom-client integration of `lib/exporter.js`,
-//!   which parses it).
+//!   that already serve `/metrics`.
+//! - `metricsSamples()`: the same scrape as values, family by family (`{ name, help, type,
+//!   values: [{ metricName, labels, value }] }`, prom-client's shape), for the prom-client
+//!   integration of `lib/exporter.js`: nothing is rendered as text and parsed back.
 //! - `startExporter(host, port)`: the exporter's own loopback HTTP listener, on threads of its
 //!   own, so a scrape is answered even while the JS event loop is busy. Returns
 //!   `{ id, host, port }` (the bound address; port 0 picks a free port); defaults and
@@ -66,6 +68,66 @@ pub fn metrics_text(env: Env, [v8]: [Val; 1]) -> R<Val> {
         _ => exporter()?.render(),
     };
     raw::string_utf8(env, text.as_bytes())
+}
+
+/// `metricsSamples(v8HeapBytes?)`: the samples of one scrape, grouped by family in table
+/// order: `[{ name, help, type, values: [{ metricName, labels, value }] }]`; families without
+/// samples (absent in this build or state) are left out. `v8HeapBytes` as for `metricsText`.
+pub fn metrics_samples(env: Env, [v8]: [Val; 1]) -> R<Val> {
+    let samples = match raw::number(env, v8)? {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => exporter()?.samples_with_v8(n as u64),
+        _ => exporter()?.samples(),
+    };
+    let families = raw::array(env, 0)?;
+    let mut count = 0u32;
+    let mut current: Option<(&str, Val, u32)> = None;
+    for s in &samples {
+        let (values, n) = match &mut current {
+            Some((name, values, n)) if *name == s.family => (*values, n),
+            _ => {
+                let info = ultra_exporter::family(s.family)
+                    .ok_or_else(|| Fail::Error(format!("metricsSamples: {}", s.family)))?;
+                let family = raw::object(env)?;
+                raw::set(
+                    env,
+                    family,
+                    c"name",
+                    raw::string_latin1(env, info.name.as_bytes())?,
+                )?;
+                raw::set(
+                    env,
+                    family,
+                    c"help",
+                    raw::string_utf8(env, info.help.as_bytes())?,
+                )?;
+                let kind = info.kind.as_str().as_bytes();
+                raw::set(env, family, c"type", raw::string_latin1(env, kind)?)?;
+                let values = raw::array(env, 0)?;
+                raw::set(env, family, c"values", values)?;
+                raw::set_index(env, families, count, family)?;
+                count += 1;
+                let (_, values, n) = current.insert((s.family, values, 0));
+                (*values, n)
+            }
+        };
+        let sample = raw::object(env)?;
+        raw::set(
+            env,
+            sample,
+            c"metricName",
+            raw::string_latin1(env, s.name.as_bytes())?,
+        )?;
+        let labels = raw::object(env)?;
+        for (k, v) in &s.labels {
+            let key = raw::string_latin1(env, k.as_bytes())?;
+            raw::set_key(env, labels, key, raw::string_utf8(env, v.as_bytes())?)?;
+        }
+        raw::set(env, sample, c"labels", labels)?;
+        raw::set_num(env, sample, c"value", s.value)?;
+        raw::set_index(env, values, *n, sample)?;
+        *n += 1;
+    }
+    Ok(families)
 }
 
 /// `startExporter(host?, port?)`: serves `GET /metrics` on `host:port` (defaults from
@@ -157,6 +219,7 @@ pub fn exporter_closed(env: Env, [id]: [Val; 1]) -> R<Val> {
 }
 
 glue::function!(metrics_text_cb, 1, metrics_text);
+glue::function!(metrics_samples_cb, 1, metrics_samples);
 glue::function!(start_exporter_cb, 2, start_exporter);
 glue::function!(stop_exporter_cb, 1, stop_exporter);
 glue::function!(exporter_closed_cb, 1, exporter_closed);
@@ -164,6 +227,7 @@ glue::function!(exporter_closed_cb, 1, exporter_closed);
 /// The functions of this module, by JS name.
 pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[
     (c"metricsText", metrics_text_cb),
+    (c"metricsSamples", metrics_samples_cb),
     (c"startExporter", start_exporter_cb),
     (c"stopExporter", stop_exporter_cb),
     (c"exporterClosed", exporter_closed_cb),
