@@ -44,7 +44,7 @@ pub mod hash;
 pub mod json;
 mod snapshot;
 
-pub use cache::{Accounting, Cache, CacheError, CacheOptions, CacheStats, SharedCache};
+pub use cache::{Cache, CacheError, CacheOptions, CacheStats, Policy, SharedCache};
 pub use explain::{Backing, ExplainOptions, Explanation, Owner, Parts, UNATTRIBUTED_LABEL};
 pub use hash::HashError;
 pub use json::JsonError;

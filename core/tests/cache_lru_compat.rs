@@ -1,11 +1,23 @@
 //! The parts of `lru-cache` 11's semantics that the cache keeps in its own terms: byte keys,
-//! stale entries under [`ReadOptions`], `delete` of an expired entry under
-//! [`Accounting::LruCache`], and restarting the TTL on `has`.
+//! stale entries under [`ReadOptions`], `delete` of an expired entry under the [`Policy`] that
+//! adds up to `lru-cache`'s behaviour, and restarting the TTL on `has`.
 
 use std::sync::Arc;
 
 use ultra_core::cache::{
-    Accounting, Cache, CacheError, CacheOptions, ManualClock, ReadOptions, RemainingTtl, Value,
+    Cache, CacheError, CacheOptions, EntryWeight, ManualClock, Policy, ReadOptions, RemainingTtl,
+    Value,
+};
+
+/// The choices that add up to `lru-cache`'s figures (those the Node API makes, but weighing
+/// entries by payload as `lru-cache`'s `sizeCalculation` of a length would).
+const LRU_CACHE: Policy = Policy {
+    weight: EntryWeight::Payload,
+    count_peeks: false,
+    peeks_remove_stale: false,
+    delete_stale_is_eviction: false,
+    count_refusals: true,
+    ttl_autopurge: true,
 };
 
 fn lru_ttl(ttl_ms: f64, clock: &Arc<ManualClock>) -> Cache {
@@ -13,7 +25,7 @@ fn lru_ttl(ttl_ms: f64, clock: &Arc<ManualClock>) -> Cache {
         CacheOptions {
             max_entries: Some(10),
             ttl_ms: Some(ttl_ms),
-            accounting: Accounting::LruCache,
+            policy: LRU_CACHE,
             ..CacheOptions::default()
         },
         clock.clone(),
@@ -116,7 +128,7 @@ fn keep_stale_leaves_the_recency_order_alone_and_promotes_live_hits() {
     let mut c = Cache::with_clock(
         CacheOptions {
             max_entries: Some(3),
-            accounting: Accounting::LruCache,
+            policy: LRU_CACHE,
             ..CacheOptions::default()
         },
         clock.clone(),
@@ -160,7 +172,7 @@ fn peek_serves_stale_values_on_request_and_never_removes_under_lru_cache() {
     assert_eq!(c.len(), 1);
     assert!(!c.has("k"));
     assert_eq!(c.stats().evictions_expired, 0);
-    // Under Memory accounting a stale peek removes the entry unless keep_stale.
+    // Under the default policy a stale peek removes the entry unless keep_stale.
     let mut m = Cache::with_clock(
         CacheOptions {
             ttl_ms: Some(10.0),
@@ -186,7 +198,7 @@ fn delete_of_an_expired_entry_answers_as_lru_cache_does() {
     assert!(c.delete("k"), "lru-cache: true, the key was there");
     assert!(!c.delete("k"));
     assert_eq!((c.len(), c.stats().evictions_expired), (0, 0));
-    // Memory accounting keeps "a live entry was removed".
+    // The default policy keeps "a live entry was removed".
     let mut m = Cache::with_clock(
         CacheOptions {
             ttl_ms: Some(10.0),
@@ -231,7 +243,7 @@ fn an_entry_above_max_entry_bytes_is_refused_and_evicts_nothing() {
         max_entries: Some(3),
         max_bytes: Some(100),
         max_entry_bytes: Some(10),
-        accounting: Accounting::LruCache,
+        policy: LRU_CACHE,
         ..CacheOptions::default()
     })
     .unwrap();
@@ -269,7 +281,7 @@ fn an_entry_above_max_entry_bytes_is_refused_and_evicts_nothing() {
     let mut wide = Cache::new(CacheOptions {
         max_bytes: Some(10),
         max_entry_bytes: Some(1000),
-        accounting: Accounting::LruCache,
+        policy: LRU_CACHE,
         ..CacheOptions::default()
     })
     .unwrap();
@@ -309,7 +321,7 @@ fn the_cache_read_options_are_the_default_of_every_look_up() {
             ttl_ms: Some(10.0),
             allow_stale: true,
             keep_stale: true,
-            accounting: Accounting::LruCache,
+            policy: LRU_CACHE,
             ..CacheOptions::default()
         },
         clock.clone(),

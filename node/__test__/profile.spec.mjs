@@ -41,10 +41,10 @@ function decode (gz) {
 }
 
 /**
- * A frame of the native cache's insert path: the engine's `set` in ultra-core's cache.rs (the
+ * A frame of the native cache's insert path: the engine's `set` in ultra-core's cache/ modules (the
  * release build names inlined frames without their module path; the file tells them apart).
  */
-const isInsertPath = (f) => /(^|::)set(_aged)?\b/.test(f.name) && /core\/src\/cache\.rs$/.test(f.file)
+const isInsertPath = (f) => /(^|::)set(_aged)?\b/.test(f.name) && /core\/src\/cache\/\w+\.rs$/.test(f.file)
 /** A frame of the tracking allocator (alloc/src/tracking.rs). */
 const isTracker = (f) => /alloc\/src\/tracking\.rs$/.test(f.file)
 

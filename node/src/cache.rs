@@ -1,5 +1,5 @@
-//! The cache for JS, on `ultra_core::cache` with [`Accounting::LruCache`] (the figures of the
-//! `lru-cache` package, which the JS API documents).
+//! The cache for JS, on `ultra_core::cache` with the [`Policy`] that adds up to the
+//! `lru-cache` package's behaviour ([`LRU_CACHE`]), which the JS API documents.
 //!
 //! An unnamed cache is a plain [`Cache`] owned by its JS handle. A named cache is a
 //! [`SharedCache`] from the process-wide registry of `ultra_core`, so every `worker_thread`
@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use napi::{sys, Env};
 use ultra_core::cache::{
-    Accounting, Cache, CacheError, CacheOptions, ReadOptions, RemainingTtl, SharedCache, Value,
-    ValueKind, ValueRef,
+    Cache, CacheError, CacheOptions, EntryWeight, Policy, ReadOptions, RemainingTtl, SharedCache,
+    Value, ValueKind, ValueRef,
 };
 
 use crate::error::{integer, range_error, type_error, Fail, R};
@@ -25,6 +25,25 @@ const MAX_CACHE_ENTRIES: f64 = ultra_alloc::config::MAX_CACHE_ENTRIES as f64;
 const MAX_SAFE: f64 = ultra_alloc::config::MAX_SAFE as f64;
 /// Longest cache name, in UTF-16 units.
 const MAX_NAME_LENGTH: usize = 256;
+
+/// `lru-cache` 11's semantics, and the `stats()` figures the JS API documents, in core's terms:
+///
+/// - an entry weighs its key and value bytes, at least 1 ([`EntryWeight::Payload`]);
+/// - only `get` counts hits and misses: `peek` and `has` count nothing;
+/// - `peek`, `has` and `getRemainingTTL` leave a stale entry in place (only `get`, `set` and
+///   `purgeStale` remove one);
+/// - `delete` of a stale entry answers `true` and is no eviction;
+/// - a value refused for `maxBytes` or `maxEntrySize` counts as a `size` eviction;
+/// - `ttlAutopurge` for a cache bounded by TTL alone, which would otherwise keep every expired
+///   entry until met (the fallback sets lru-cache's option the same way).
+const LRU_CACHE: Policy = Policy {
+    weight: EntryWeight::Payload,
+    count_peeks: false,
+    peeks_remove_stale: false,
+    delete_stale_is_eviction: false,
+    count_refusals: true,
+    ttl_autopurge: true,
+};
 
 /// Named caches this process opened, kept for its lifetime (see the module docs).
 static KEPT: Mutex<Vec<Arc<SharedCache>>> = Mutex::new(Vec::new());
@@ -117,7 +136,7 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
             "options.noDeleteOnStaleGet",
         )?,
         max_entry_bytes,
-        accounting: Accounting::LruCache,
+        policy: LRU_CACHE,
     };
     let name_v = raw::get(env, options, c"name")?;
     let inner = match raw::kind(env, name_v)? {

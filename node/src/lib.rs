@@ -20,7 +20,7 @@
 //!
 //! | module | JS functions | on |
 //! |---|---|---|
-//! | `cache` | `createCache` | `ultra_core::cache` (lru-cache accounting; named caches shared by all threads) |
+//! | `cache` | `createCache` | `ultra_core::cache` (with the policy that adds up to lru-cache; named caches shared by all threads) |
 //! | `hash` | `blake3Hash`, `createBlake3Hasher`, `xxh3Hash`, `createXxh3Hasher` | `ultra_core::hash` |
 //! | `json` | `validateJson`, `parseJson`, `jsonPointer`, `minifyJson` | `ultra_core::json` (+ V8's `JSON.parse` to build values) |
 //! | `arena` | `createMemoryArena` | `ultra_alloc::Arena` |
