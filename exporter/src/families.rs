@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use ultra_alloc::{histogram_bucket_le, Config, Subsystem, Variable, HISTOGRAM_BUCKETS};
 use ultra_core::cache::EvictionReason;
+use ultra_core::CacheStats;
 use ultra_core::{Explanation, Snapshot, UNATTRIBUTED_LABEL};
 
 use crate::http::stats::{DropReason, DurationHistogram, ListenerStats, CODES, RENDER_BUCKETS};
@@ -108,6 +109,9 @@ pub(crate) struct Sources<'a> {
     /// Renders by this exporter, this one included.
     pub(crate) scrapes: u64,
     pub(crate) render_seconds: &'a DurationHistogram,
+    /// The labelled named caches' figures, read before the snapshot's totals (see
+    /// `ultra_core::SharedCache::named_stats`).
+    pub(crate) named_caches: &'a [(Box<str>, CacheStats)],
 }
 
 /// A sample value: integers stay exact, whatever their size.
@@ -193,6 +197,7 @@ pub fn family(name: &str) -> Option<&'static FamilyInfo> {
 
 const NONE: &[&str] = &[];
 const SUBSYSTEM: &[&str] = &["subsystem"];
+const CACHE: &[&str] = &["cache"];
 
 const JEMALLOC_ABSENT: Option<&str> = Some("jemalloc figures are not available");
 const ATTRIBUTION_ABSENT: Option<&str> = Some("ultra-alloc is built without `attribution`");
@@ -256,6 +261,29 @@ fn per_subsystem(
             let v = get(&subs[s.index()]);
             out.sample("", &[("subsystem", s.name())], Value::U(v));
         }
+    }
+}
+
+/// One cache figure per `cache` label: `""` for every unnamed cache and every named cache
+/// beyond the label bound together (the total minus the labelled caches), then each labelled
+/// named cache under its name. The series of one scrape sum to the process total.
+fn per_cache(
+    src: &Sources<'_>,
+    out: &mut dyn Sink,
+    labels: &[(&'static str, &str)],
+    get: impl Fn(&CacheStats) -> u64,
+) {
+    let named: u64 = src.named_caches.iter().map(|(_, s)| get(s)).sum();
+    let rest = get(&src.snap.caches).saturating_sub(named);
+    let mut with = |cache: &str, v: u64| {
+        let mut all = [("cache", cache), ("", ""), ("", "")];
+        let n = 1 + labels.len().min(2);
+        all[1..n].copy_from_slice(&labels[..n - 1]);
+        out.sample("", &all[..n], Value::U(v));
+    };
+    with("", rest);
+    for (name, s) in src.named_caches {
+        with(name, get(s));
     }
 }
 
@@ -507,51 +535,62 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
     fam!(
         "ultra_cache_hits_total",
         Counter,
-        "Cache lookups (get, peek, has) that found a live entry, all caches together.",
-        |s, o| one(o, s.snap.caches.hits)
+        CACHE,
+        None,
+        "Cache lookups (get, peek, has) that found a live entry, by cache: a named cache's name, or empty for all other caches together.",
+        |s, o| per_cache(s, o, &[], |c| c.hits)
     ),
     fam!(
         "ultra_cache_misses_total",
         Counter,
-        "Cache lookups that found nothing or an expired entry, all caches together.",
-        |s, o| one(o, s.snap.caches.misses)
+        CACHE,
+        None,
+        "Cache lookups that found nothing or an expired entry, by cache (as ultra_cache_hits_total).",
+        |s, o| per_cache(s, o, &[], |c| c.misses)
     ),
     fam!(
         "ultra_cache_inserts_total",
         Counter,
-        "Cache sets that added a key, all caches together.",
-        |s, o| one(o, s.snap.caches.inserts)
+        CACHE,
+        None,
+        "Cache sets that added a key, by cache (as ultra_cache_hits_total).",
+        |s, o| per_cache(s, o, &[], |c| c.inserts)
     ),
     fam!(
         "ultra_cache_updates_total",
         Counter,
-        "Cache sets that replaced the value of a live key, all caches together.",
-        |s, o| one(o, s.snap.caches.updates)
+        CACHE,
+        None,
+        "Cache sets that replaced the value of a live key, by cache (as ultra_cache_hits_total).",
+        |s, o| per_cache(s, o, &[], |c| c.updates)
     ),
     fam!(
         "ultra_cache_evictions_total",
         Counter,
-        &["reason"],
+        &["cache", "reason"],
         None,
-        "Cache entries evicted, by reason: capacity (entry bound), size (byte bound) or expired (TTL).",
+        "Cache entries evicted, by cache (as ultra_cache_hits_total) and reason: capacity (entry bound), size (byte bound) or expired (TTL).",
         |s, o| {
             for reason in EvictionReason::ALL {
-                let n = s.snap.caches.evictions(reason);
-                o.sample("", &[("reason", reason.name())], Value::U(n));
+                per_cache(s, o, &[("reason", reason.name())], |c| c.evictions(reason));
             }
         }
     ),
     fam!(
         "ultra_cache_entries",
         Gauge,
-        "Entries held by caches, expired ones not yet removed included.",
-        |s, o| one(o, s.snap.caches.entries)
+        CACHE,
+        None,
+        "Entries held by caches, expired ones not yet removed included, by cache (as ultra_cache_hits_total).",
+        |s, o| per_cache(s, o, &[], |c| c.entries)
     ),
     fam!(
         "ultra_cache_bytes",
         Gauge,
-        "Weight of the entries held by caches: key and value bytes plus a fixed per-entry overhead.",
-        |s, o| one(o, s.snap.caches.bytes)
+        CACHE,
+        None,
+        "Weight of the entries held by caches (key and value bytes plus a fixed per-entry overhead), by cache (as ultra_cache_hits_total).",
+        |s, o| per_cache(s, o, &[], |c| c.bytes)
     ),
 ];
 

@@ -124,13 +124,13 @@
 //! | `ultra_pool_misses_total` | counter | | acquisitions that allocated |
 //! | `ultra_pool_held_bytes` | gauge | | capacity of the idle buffers |
 //! | `ultra_caches` | gauge | | live caches |
-//! | `ultra_cache_hits_total` | counter | | lookups that found a live entry |
-//! | `ultra_cache_misses_total` | counter | | lookups that found nothing or an expired entry |
-//! | `ultra_cache_inserts_total` | counter | | sets that added a key |
-//! | `ultra_cache_updates_total` | counter | | sets that replaced a live key's value |
-//! | `ultra_cache_evictions_total` | counter | `reason` = `capacity`, `size`, `expired` | entries evicted for the entry bound, the byte bound, or their TTL |
-//! | `ultra_cache_entries` | gauge | | entries held (expired ones not yet removed included) |
-//! | `ultra_cache_bytes` | gauge | | weight of the entries held |
+//! | `ultra_cache_hits_total` | counter | `cache` | lookups that found a live entry |
+//! | `ultra_cache_misses_total` | counter | `cache` | lookups that found nothing or an expired entry |
+//! | `ultra_cache_inserts_total` | counter | `cache` | sets that added a key |
+//! | `ultra_cache_updates_total` | counter | `cache` | sets that replaced a live key's value |
+//! | `ultra_cache_evictions_total` | counter | `cache`, `reason` = `capacity`, `size`, `expired` | entries evicted for the entry bound, the byte bound, or their TTL |
+//! | `ultra_cache_entries` | gauge | `cache` | entries held (expired ones not yet removed included) |
+//! | `ultra_cache_bytes` | gauge | `cache` | weight of the entries held |
 //! | `ultra_config_*` | gauge | | one per configuration variable that has a gauge (see the configuration table), in base units; absent when the variable is unset |
 //! | `ultra_process_cpu_seconds_total` | counter | | user + system CPU time (metrics-process) |
 //! | `ultra_process_open_fds` | gauge | | open file descriptors |
@@ -150,6 +150,20 @@
 //! | `ultra_exporter_connections_dropped_total` | counter | `reason` = `evicted`, `header_timeout`, `idle_timeout`, `write_timeout`, `shutdown` | connections the listener closed on its own |
 //! | `ultra_exporter_requests_total` | counter | `code` = `200`, `400`, `404`, `405`, `414`, `431`, `500`, `503` | requests answered, by status code |
 //! | `ultra_exporter_accept_errors_total` | counter | | `accept()` errors (e.g. `EMFILE`); the listener backs off and retries |
+//!
+//! Per cache: every `ultra_cache_*` family has a `cache` label — a named cache's name
+//! (`SharedCache::named`, Node's `createCache({ name })`) for the first
+//! [`MAX_CACHE_LABELS`](ultra_alloc::config::MAX_CACHE_LABELS) live named caches in the order
+//! they were opened (the bound on label cardinality), and `cache=""` for
+//! all unnamed caches and any further named ones together. The series of a family sum to the
+//! process total (`sum by (reason) (...)` and `sum(...)` give the figures without the label), and
+//! the `cache=""` counters never go down while the labelled named caches live (one that is
+//! dropped folds its counts into `cache=""`; only then can a named cache beyond the bound take a
+//! label, and its counts out of `cache=""`; the Node addon keeps named caches for the life of
+//! the process).
+//!
+//! A scraper whose `Accept` header asks for OpenMetrics (`application/openmetrics-text`, as
+//! Prometheus does first) gets OpenMetrics 1.0 text from the same table; others get text 0.0.4.
 //!
 //! `ultra_resident_bytes` answers "who holds the RSS": one reading (`ultra_core::Explanation`)
 //! of `/proc/self/status`, jemalloc, glibc's `mallinfo2`, the thread stacks and — in Node — the

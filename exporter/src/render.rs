@@ -87,18 +87,17 @@ impl Exporter {
     /// Runs inside `scope(Subsystem::Exporter, ..)`: every byte it allocates is credited to
     /// the exporter. The text passes `promtool check metrics` without a remark.
     pub fn render(&self) -> String {
-        ultra_alloc::scope(Subsystem::Exporter, || {
-            let snap = Snapshot::take();
-            self.render_scoped(&snap, self.explain(&snap, None).as_ref())
-        })
+        self.render_as(Format::Prometheus)
     }
 
     /// [`render`](Exporter::render) in `format` (the `/metrics` listener answers OpenMetrics
     /// to a scraper whose `Accept` header asks for it).
     pub fn render_as(&self, format: Format) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
-            self.render_format(&snap, self.explain(&snap, None).as_ref(), format)
+            let explanation = self.explain(&snap, None);
+            self.render_format(&snap, explanation.as_ref(), Some(named), format)
         })
     }
 
@@ -106,9 +105,10 @@ impl Exporter {
     /// size, read just before) is the `v8_heap` owner of `ultra_resident_bytes`.
     pub fn render_with_v8(&self, v8_heap_bytes: u64) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
             let explanation = self.explain(&snap, Some(v8_heap_bytes));
-            self.render_scoped(&snap, explanation.as_ref())
+            self.render_format(&snap, explanation.as_ref(), Some(named), Format::Prometheus)
         })
     }
 
@@ -120,7 +120,7 @@ impl Exporter {
         explanation: Option<&Explanation>,
     ) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
-            self.render_scoped(snapshot, explanation)
+            self.render_format(snapshot, explanation, None, Format::Prometheus)
         })
     }
 
@@ -145,7 +145,8 @@ impl Exporter {
     /// `ultra_resident_bytes` is read right after that snapshot (absent without `/proc`).
     pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
-            self.render_scoped(snapshot, self.explain(snapshot, None).as_ref())
+            let explanation = self.explain(snapshot, None);
+            self.render_format(snapshot, explanation.as_ref(), None, Format::Prometheus)
         })
     }
 
@@ -157,8 +158,10 @@ impl Exporter {
     /// `…_count`); [`Sample::family`] names the family either way.
     pub fn samples(&self) -> Vec<Sample> {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
-            self.samples_explained(&snap, self.explain(&snap, None).as_ref())
+            let explanation = self.explain(&snap, None);
+            self.samples_of(&snap, explanation.as_ref(), Some(named))
         })
     }
 
@@ -166,9 +169,10 @@ impl Exporter {
     /// [`render_with_v8`](Exporter::render_with_v8)).
     pub fn samples_with_v8(&self, v8_heap_bytes: u64) -> Vec<Sample> {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
             let explanation = self.explain(&snap, Some(v8_heap_bytes));
-            self.samples_explained(&snap, explanation.as_ref())
+            self.samples_of(&snap, explanation.as_ref(), Some(named))
         })
     }
 
@@ -180,8 +184,19 @@ impl Exporter {
         explanation: Option<&Explanation>,
     ) -> Vec<Sample> {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            self.samples_of(snapshot, explanation, None)
+        })
+    }
+
+    fn samples_of(
+        &self,
+        snapshot: &Snapshot,
+        explanation: Option<&Explanation>,
+        named: Option<NamedCaches>,
+    ) -> Vec<Sample> {
+        {
             let mut out = Vec::with_capacity(256);
-            self.read_all(snapshot, explanation, |family, src| {
+            self.read_all(snapshot, explanation, named, |family, src| {
                 family.read.read(
                     src,
                     &mut Samples {
@@ -191,7 +206,7 @@ impl Exporter {
                 );
             });
             out
-        })
+        }
     }
 
     /// The figures of the listeners started from this exporter and its clones.
@@ -199,19 +214,16 @@ impl Exporter {
         &self.inner.listener
     }
 
-    fn render_scoped(&self, snap: &Snapshot, explanation: Option<&Explanation>) -> String {
-        self.render_format(snap, explanation, Format::Prometheus)
-    }
-
     /// Renders in `format`; counts as a scrape and times the render.
-    pub(crate) fn render_format(
+    fn render_format(
         &self,
         snap: &Snapshot,
         explanation: Option<&Explanation>,
+        named: Option<NamedCaches>,
         format: Format,
     ) -> String {
         let mut out = String::with_capacity(16 * 1024);
-        self.read_all(snap, explanation, |family, src| {
+        self.read_all(snap, explanation, named, |family, src| {
             let mut sink = TextSink::new(&mut out, family, format);
             family.read.read(src, &mut sink);
             sink.finish();
@@ -223,13 +235,16 @@ impl Exporter {
     }
 
     /// Counts a scrape, gathers its sources and hands every family of the table to `each`, in
-    /// table order.
+    /// table order. `named`: the named caches' figures read before `snap` (`None`: read now,
+    /// for a snapshot the caller took).
     fn read_all(
         &self,
         snap: &Snapshot,
         explanation: Option<&Explanation>,
+        named: Option<NamedCaches>,
         mut each: impl FnMut(&'static FamilyInfo, &Sources<'_>),
     ) {
+        let named = named.unwrap_or_else(named_caches);
         let started = std::time::Instant::now();
         let scrapes = self.inner.scrapes.fetch_add(1, Relaxed) + 1;
         let process = metrics_process::collector::collect();
@@ -241,12 +256,23 @@ impl Exporter {
             process: &process,
             scrapes,
             render_seconds: &self.inner.render_seconds,
+            named_caches: &named,
         };
         for family in families() {
             each(family, &src);
         }
         self.inner.render_seconds.observe(started.elapsed());
     }
+}
+
+/// The labelled named caches' figures of one scrape.
+type NamedCaches = Vec<(Box<str>, ultra_core::CacheStats)>;
+
+/// Reads the figures of the named caches that get a `cache` label (the first
+/// [`MAX_CACHE_LABELS`](ultra_alloc::config::MAX_CACHE_LABELS)); read before the snapshot, so
+/// that the `cache=""` remainder of every counter never goes down between scrapes.
+fn named_caches() -> NamedCaches {
+    ultra_core::SharedCache::named_stats(ultra_alloc::config::MAX_CACHE_LABELS)
 }
 
 /// One sample of the exposition text.
