@@ -227,6 +227,41 @@ test('registerPromClient works with an OpenMetrics registry (counters without a 
   if (api.isNative) assert.match(text, /^ultra_allocator_allocations_total \d+/m)
 })
 
+test('named caches carry cache="<name>" (escaped), unnamed ones share cache="", and the series sum to the total', () => {
+  const name = `labels "odd" \\ name\nend ${process.pid}`
+  const cache = api.createCache({ max: 10, name })
+  cache.set('a', '1')
+  cache.set('b', '2')
+  api.createCache({ max: 10 }).set('c', '3')
+  const text = api.metricsText()
+  assert.deepEqual(promtool(text), { status: 0, output: '' })
+  const escaped = name.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+  assert.ok(text.split('\n').includes(`ultra_cache_entries{cache="${escaped}"} 2`), text)
+  const entries = parseExposition(text).get('ultra_cache_entries').values
+  assert.equal(entries[0].labels.cache, '', 'the unnamed caches come first')
+  assert.equal(entries.find((v) => v.labels.cache === name).value, 2)
+  const sum = entries.reduce((total, v) => total + v.value, 0)
+  assert.equal(sum, api.createMemoryManager().stats().caches.entries)
+})
+
+test('beyond limits.maxCacheLabels named caches, later ones count under cache=""', () => {
+  const script = `
+    const u = require(${JSON.stringify(packageDir)})
+    const { limits } = require(${JSON.stringify(path.join(packageDir, 'lib/config-table.json'))})
+    for (let i = 0; i < limits.maxCacheLabels + 2; i++) {
+      u.createCache({ max: 4, name: 'bound-' + String(i).padStart(3, '0') }).set('k', 'v')
+    }
+    const lines = u.metricsText().split('\\n').filter((l) => l.startsWith('ultra_cache_entries{'))
+    const labels = lines.map((l) => /cache="([^"]*)"/.exec(l)[1])
+    const sum = lines.reduce((total, l) => total + Number(l.split(' ')[1]), 0)
+    console.log(JSON.stringify({ labels, sum, max: limits.maxCacheLabels }))`
+  const out = child(script, {})
+  assert.ok(out.max > 0)
+  const expected = ['', ...Array.from({ length: out.max }, (_, i) => 'bound-' + String(i).padStart(3, '0'))]
+  assert.deepEqual(out.labels, expected)
+  assert.equal(out.sum, out.max + 2, 'the two beyond the bound are in cache=""')
+})
+
 /** Sends raw bytes on a new connection; resolves to everything received until the server closes. */
 function rawExchange (port, bytes) {
   return new Promise((resolve, reject) => {

@@ -21,6 +21,8 @@ const zlib = require('node:zlib')
 const { version } = require('../package.json')
 const { createMemoryManager, OWNERS } = require('./manager.js')
 const { effectiveConfig, configGauges } = require('./config.js')
+const { namedCaches } = require('./cache.js')
+const { limits } = require('../lib/config-table.json')
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -48,6 +50,27 @@ const FAMILIES = new Map(require('../lib/families.json').families.map((f) => [f.
  */
 
 /**
+ * One cache figure per `cache` label, as natively: `""` for the unnamed caches and the named
+ * ones beyond `limits.maxCacheLabels` together (the total minus the labelled caches), then the
+ * first named caches under their names.
+ * @param {Record<string, number>} totals the figures summed over this thread's live caches
+ * @param {'entries' | 'bytes'} field
+ * @returns {Array<[Record<string, string>, number]>}
+ */
+function perCache (totals, field) {
+  /** @type {Array<[Record<string, string>, number]>} */
+  const labelled = []
+  let sum = 0
+  for (const [name, cache] of namedCaches()) {
+    if (labelled.length === limits.maxCacheLabels) break
+    const value = cache.stats()[field]
+    labelled.push([{ cache: name }, value])
+    sum += value
+  }
+  return [[{ cache: '' }, totals[field] - sum], ...labelled]
+}
+
+/**
  * @param {number} [v8HeapBytes] the V8 heap's physical size (read here if not given)
  * @returns {Family[]} every family JS can know, one fresh reading, in the table's order
  *   (the order of `read` below; a test checks it)
@@ -65,8 +88,8 @@ function metricsSamples (v8HeapBytes) {
     ['ultra_pools', [[{}, s.pools.count]]],
     ['ultra_pool_buffers', [[{ state: 'idle' }, s.pools.idle], [{ state: 'in_use' }, s.pools.inUse]]],
     ['ultra_caches', [[{}, s.caches.count]]],
-    ['ultra_cache_entries', [[{}, s.caches.entries]]],
-    ['ultra_cache_bytes', [[{}, s.caches.bytes]]]
+    ['ultra_cache_entries', perCache(s.caches, 'entries')],
+    ['ultra_cache_bytes', perCache(s.caches, 'bytes')]
   ])
   for (const [name, value] of configGauges(config)) read.set(name, [[{}, value]])
   /** @type {Array<[Record<string, string>, number]>} */
