@@ -266,24 +266,22 @@ fn per_subsystem(
 
 /// One cache figure per `cache` label: `""` for every unnamed cache and every named cache
 /// beyond the label bound together (the total minus the labelled caches), then each labelled
-/// named cache under its name. The series of one scrape sum to the process total.
+/// named cache under its name; with `reason`, a `reason` label after `cache`. The series of
+/// one scrape sum to the process total.
 fn per_cache(
     src: &Sources<'_>,
     out: &mut dyn Sink,
-    labels: &[(&'static str, &str)],
+    reason: Option<&'static str>,
     get: impl Fn(&CacheStats) -> u64,
 ) {
-    let named: u64 = src.named_caches.iter().map(|(_, s)| get(s)).sum();
-    let rest = get(&src.snap.caches).saturating_sub(named);
-    let mut with = |cache: &str, v: u64| {
-        let mut all = [("cache", cache), ("", ""), ("", "")];
-        let n = 1 + labels.len().min(2);
-        all[1..n].copy_from_slice(&labels[..n - 1]);
-        out.sample("", &all[..n], Value::U(v));
+    let mut emit = |cache: &str, v: u64| match reason {
+        None => out.sample("", &[("cache", cache)], Value::U(v)),
+        Some(r) => out.sample("", &[("cache", cache), ("reason", r)], Value::U(v)),
     };
-    with("", rest);
+    let named: u64 = src.named_caches.iter().map(|(_, s)| get(s)).sum();
+    emit("", get(&src.snap.caches).saturating_sub(named));
     for (name, s) in src.named_caches {
-        with(name, get(s));
+        emit(name, get(s));
     }
 }
 
@@ -538,7 +536,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         CACHE,
         None,
         "Cache lookups (get, peek, has) that found a live entry, by cache: a named cache's name, or empty for all other caches together.",
-        |s, o| per_cache(s, o, &[], |c| c.hits)
+        |s, o| per_cache(s, o, None, |c| c.hits)
     ),
     fam!(
         "ultra_cache_misses_total",
@@ -546,7 +544,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         CACHE,
         None,
         "Cache lookups that found nothing or an expired entry, by cache (as ultra_cache_hits_total).",
-        |s, o| per_cache(s, o, &[], |c| c.misses)
+        |s, o| per_cache(s, o, None, |c| c.misses)
     ),
     fam!(
         "ultra_cache_inserts_total",
@@ -554,7 +552,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         CACHE,
         None,
         "Cache sets that added a key, by cache (as ultra_cache_hits_total).",
-        |s, o| per_cache(s, o, &[], |c| c.inserts)
+        |s, o| per_cache(s, o, None, |c| c.inserts)
     ),
     fam!(
         "ultra_cache_updates_total",
@@ -562,7 +560,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         CACHE,
         None,
         "Cache sets that replaced the value of a live key, by cache (as ultra_cache_hits_total).",
-        |s, o| per_cache(s, o, &[], |c| c.updates)
+        |s, o| per_cache(s, o, None, |c| c.updates)
     ),
     fam!(
         "ultra_cache_evictions_total",
@@ -572,7 +570,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         "Cache entries evicted, by cache (as ultra_cache_hits_total) and reason: capacity (entry bound), size (byte bound) or expired (TTL).",
         |s, o| {
             for reason in EvictionReason::ALL {
-                per_cache(s, o, &[("reason", reason.name())], |c| c.evictions(reason));
+                per_cache(s, o, Some(reason.name()), |c| c.evictions(reason));
             }
         }
     ),
@@ -582,7 +580,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         CACHE,
         None,
         "Entries held by caches, expired ones not yet removed included, by cache (as ultra_cache_hits_total).",
-        |s, o| per_cache(s, o, &[], |c| c.entries)
+        |s, o| per_cache(s, o, None, |c| c.entries)
     ),
     fam!(
         "ultra_cache_bytes",
@@ -590,7 +588,7 @@ static FAMILIES_BEFORE_CONFIG: &[FamilyInfo] = &[
         CACHE,
         None,
         "Weight of the entries held by caches (key and value bytes plus a fixed per-entry overhead), by cache (as ultra_cache_hits_total).",
-        |s, o| per_cache(s, o, &[], |c| c.bytes)
+        |s, o| per_cache(s, o, None, |c| c.bytes)
     ),
 ];
 

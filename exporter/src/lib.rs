@@ -47,8 +47,9 @@
 //! are accepted, see [`ultra_alloc::parse_addr`]); port `0` picks a free port, reported by
 //! [`Server::local_addr`]; a non-loopback address is served with a one-line warning on
 //! stderr. `GET /metrics` answers `200` with
-//! `Content-Type: text/plain; version=0.0.4; charset=utf-8` (gzip-compressed when the request's
-//! `Accept-Encoding` allows it). `GET /debug/pprof/heap` answers `200` with the sampled live
+//! `Content-Type: text/plain; version=0.0.4; charset=utf-8`, or OpenMetrics 1.0 when the
+//! request's `Accept` lists `application/openmetrics-text` ([`Format`]; gzip-compressed when
+//! its `Accept-Encoding` allows it). `GET /debug/pprof/heap` answers `200` with the sampled live
 //! heap as gzipped pprof (`ultra_alloc::profile::heap_profile`, for `go tool pprof` and
 //! Pyroscope) while heap profiling samples, `404` saying why otherwise. Other paths `404`; other
 //! methods `405` with `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the
