@@ -11,7 +11,9 @@
 //! `scope(Subsystem::Exporter, ..)`, so its own bytes show up as `subsystem="exporter"`.
 //!
 //! Adding a family is one entry in the table (`src/families.rs`) plus its test; the metrics
-//! table below is checked against it.
+//! table below is checked against it, and the README's table and the Node fallback's
+//! `node/lib/families.json` are generated from them (`UPDATE_GENERATED=1 cargo test -p
+//! ultra-exporter --test render`).
 //!
 //! # Example
 //!

@@ -590,3 +590,42 @@ fn cache_labels_are_bounded() {
     let after = cache_labels(&Exporter::new().samples());
     assert_eq!(after, [""], "dropped named caches lose their label");
 }
+
+/// The README's metrics table is the crate docs' (which `the_documented_table_matches_the_families`
+/// checks against the families). `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`
+/// rewrites it.
+#[test]
+fn the_readme_metrics_table_is_the_crate_docs_table() {
+    let lib = include_str!("../src/lib.rs");
+    let table: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! "))
+        .skip_while(|l| !l.starts_with("| family | type | labels | meaning |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(table.len() > 40, "the crate docs' metrics table");
+    let (start, end) = (
+        "<!-- metrics-table: generated from the table in exporter/src/lib.rs -->\n",
+        "<!-- /metrics-table -->",
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let (head, rest) = readme
+        .split_once(start)
+        .expect("README: metrics-table start marker");
+    let (_, tail) = rest
+        .split_once(end)
+        .expect("README: metrics-table end marker");
+    let wanted = format!("{head}{start}{}\n{end}{tail}", table.join("\n"));
+    if readme == wanted {
+        return;
+    }
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, wanted).expect("write README.md");
+        return;
+    }
+    panic!(
+        "README.md's metrics table is not the one of exporter/src/lib.rs: run \
+         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`"
+    );
+}
