@@ -629,3 +629,49 @@ fn the_readme_metrics_table_is_the_crate_docs_table() {
          `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`"
     );
 }
+
+/// `samples` and `render` of one snapshot give the same series, in the same order, with the
+/// same values (the figures read live at each scrape aside).
+#[test]
+fn samples_and_text_of_one_snapshot_agree() {
+    let _q = quiet();
+    let exporter = Exporter::with_config(full_config());
+    let snap = ultra_core::Snapshot::take();
+    let text = exporter.render_explained(&snap, None);
+    let samples = exporter.samples_explained(&snap, None);
+    // The listener's and the process collector's figures are read live at each scrape.
+    let moving = |name: &str| {
+        name.starts_with("ultra_exporter_")
+            || (name.starts_with("ultra_process_") && !name.contains("_peak_"))
+    };
+    let from_text: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter(|l| !moving(l))
+        .map(str::to_owned)
+        .collect();
+    let from_samples: Vec<String> = samples
+        .iter()
+        .filter(|s| !moving(&s.name))
+        .map(|s| {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
+            let value = if s.value == f64::INFINITY {
+                "+Inf".to_owned()
+            } else {
+                s.value.to_string()
+            };
+            format!("{}{labels} {value}", s.name)
+        })
+        .collect();
+    assert!(from_text.len() > 80, "{text}");
+    assert_eq!(from_samples, from_text);
+}
