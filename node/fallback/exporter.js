@@ -75,7 +75,7 @@ function perCache (totals, field) {
  * @returns {Family[]} every family JS can know, one fresh reading, in the table's order
  *   (the order of `read` below; a test checks it)
  */
-function metricsSamples (v8HeapBytes) {
+function familiesNow (v8HeapBytes) {
   const config = effectiveConfig()
   const s = createMemoryManager().stats()
   const e = createMemoryManager().explain(v8HeapBytes ?? require('node:v8').getHeapStatistics().total_physical_size)
@@ -144,7 +144,40 @@ function exposition (families) {
  * @returns {string} every family JS can know, one fresh reading
  */
 function metricsText (v8HeapBytes) {
-  return exposition(metricsSamples(v8HeapBytes))
+  return exposition(familiesNow(v8HeapBytes))
+}
+
+/**
+ * The engine's `metricsSamples()`: the families of one reading packed as the native engine
+ * packs them (`[strings, numbers]`, which `lib/exporter.js` unpacks).
+ * @param {number} [v8HeapBytes]
+ * @returns {[string[], number[]]}
+ */
+function metricsSamples (v8HeapBytes) {
+  /** @type {Map<string, number>} */
+  const index = new Map()
+  /** @type {string[]} */
+  const strings = []
+  const id = (/** @type {string} */ text) => {
+    let i = index.get(text)
+    if (i === undefined) {
+      i = strings.push(text) - 1
+      index.set(text, i)
+    }
+    return i
+  }
+  /** @type {number[]} */
+  const numbers = []
+  for (const f of familiesNow(v8HeapBytes)) {
+    numbers.push(id(f.name), id(f.help), id(f.type), f.values.length)
+    for (const v of f.values) {
+      const labels = Object.entries(v.labels)
+      numbers.push(id(v.metricName), labels.length)
+      for (const [k, l] of labels) numbers.push(id(k), id(l))
+      numbers.push(v.value)
+    }
+  }
+  return [strings, numbers]
 }
 
 /** @param {number} pid @returns {boolean} whether a process with this pid runs */

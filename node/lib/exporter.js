@@ -25,6 +25,42 @@ const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
  */
 
 /**
+ * Unpacks an engine's `metricsSamples()`: `[strings, numbers]`, where `numbers` (a Buffer of
+ * native-endian doubles, or an array) holds per family the indexes of its name, HELP and type
+ * in `strings` and its sample count, then per sample the index of its series name, its label
+ * count, a key and value index per label, and its value (see the addon's `metricsSamples`).
+ * @param {[string[], Uint8Array | number[]]} packed
+ * @returns {Map<string, Family>} the families in table order
+ */
+function unpackSamples ([strings, packed]) {
+  let numbers = packed
+  if (ArrayBuffer.isView(packed)) {
+    const bytes = packed.byteOffset % 8 === 0 ? packed : packed.slice()
+    numbers = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
+  }
+  /** @type {Map<string, Family>} */
+  const families = new Map()
+  let i = 0
+  while (i < numbers.length) {
+    const name = strings[numbers[i]]
+    const family = { name, help: strings[numbers[i + 1]], type: strings[numbers[i + 2]], values: [] }
+    let count = numbers[i + 3]
+    i += 4
+    for (; count > 0; count--) {
+      const metricName = strings[numbers[i]]
+      /** @type {Record<string, string>} */
+      const labels = {}
+      let n = numbers[i + 1]
+      i += 2
+      for (; n > 0; n--, i += 2) labels[strings[numbers[i]]] = strings[numbers[i + 1]]
+      family.values.push({ metricName, labels, value: numbers[i++] })
+    }
+    families.set(name, family)
+  }
+  return families
+}
+
+/**
  * How prom-client's `AggregatorRegistry` merges a family over cluster workers:
  * what describes the build or the configuration is the same everywhere (`first`),
  * a start time is the earliest (`min`), everything else adds up (`sum`).
@@ -73,10 +109,7 @@ function exporterApi (engine) {
   let exitHooked = false
   function familiesNow () {
     if (turn === null) {
-      /** @type {Map<string, Family>} */
-      const families = new Map()
-      for (const family of engine.metricsSamples(v8HeapBytes())) families.set(family.name, family)
-      turn = families
+      turn = unpackSamples(engine.metricsSamples(v8HeapBytes()))
       queueMicrotask(() => { turn = null })
     }
     return turn
@@ -186,4 +219,4 @@ function exporterApi (engine) {
   }
 }
 
-module.exports = { exporterApi }
+module.exports = { exporterApi, unpackSamples }

@@ -2,9 +2,9 @@
 //!
 //! - `metricsText()`: one render of every `ultra_*` family from a fresh snapshot, for hosts
 //!   that already serve `/metrics`.
-//! - `metricsSamples()`: the same scrape as values, family by family (`{ name, help, type,
-//!   values: [{ metricName, labels, value }] }`, prom-client's shape), for the prom-client
-//!   integration of `lib/exporter.js`: nothing is rendered as text and parsed back.
+//! - `metricsSamples()`: the same scrape as values, family by family, packed (see the
+//!   function), for the prom-client integration of `lib/exporter.js`: nothing is rendered as
+//!   text and parsed back.
 //! - `startExporter(host, port)`: the exporter's own loopback HTTP listener, on threads of its
 //!   own, so a scrape is answered even while the JS event loop is busy. Returns
 //!   `{ id, host, port }` (the bound address; port 0 picks a free port); defaults and
@@ -18,6 +18,7 @@
 //! Servers are process-wide (a worker may stop a server another thread started); they are
 //! kept in a table by id, so nothing native is tied to a JS object's lifetime.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -71,63 +72,75 @@ pub fn metrics_text(env: Env, [v8]: [Val; 1]) -> R<Val> {
 }
 
 /// `metricsSamples(v8HeapBytes?)`: the samples of one scrape, grouped by family in table
-/// order: `[{ name, help, type, values: [{ metricName, labels, value }] }]`; families without
-/// samples (absent in this build or state) are left out. `v8HeapBytes` as for `metricsText`.
+/// order, packed as `[strings, numbers]` (`lib/exporter.js` unpacks it; building one JS object
+/// per sample through N-API cost ~1 µs each): `strings` holds each distinct text once, and
+/// `numbers` (a Buffer of native-endian f64) is, per family, `name, help, type` (indexes into
+/// `strings`) and its sample count, then per sample `metricName`, its label count, a `key,
+/// value` index pair per label, and the value. Families without samples (absent in this build
+/// or state) are left out. `v8HeapBytes` as for `metricsText`.
 pub fn metrics_samples(env: Env, [v8]: [Val; 1]) -> R<Val> {
     let samples = match raw::number(env, v8)? {
         Some(n) if n >= 0.0 && n.fract() == 0.0 => exporter()?.samples_with_v8(n as u64),
         _ => exporter()?.samples(),
     };
-    let families = raw::array(env, 0)?;
-    let mut count = 0u32;
-    let mut current: Option<(&str, Val, u32)> = None;
-    for s in &samples {
-        let (values, n) = match &mut current {
-            Some((name, values, n)) if *name == s.family => (*values, n),
-            _ => {
-                let info = ultra_exporter::family(s.family)
-                    .ok_or_else(|| Fail::Error(format!("metricsSamples: {}", s.family)))?;
-                let family = raw::object(env)?;
-                raw::set(
-                    env,
-                    family,
-                    c"name",
-                    raw::string_latin1(env, info.name.as_bytes())?,
-                )?;
-                raw::set(
-                    env,
-                    family,
-                    c"help",
-                    raw::string_utf8(env, info.help.as_bytes())?,
-                )?;
-                let kind = info.kind.as_str().as_bytes();
-                raw::set(env, family, c"type", raw::string_latin1(env, kind)?)?;
-                let values = raw::array(env, 0)?;
-                raw::set(env, family, c"values", values)?;
-                raw::set_index(env, families, count, family)?;
-                count += 1;
-                let (_, values, n) = current.insert((s.family, values, 0));
-                (*values, n)
+    let mut strings = Strings::default();
+    let mut numbers: Vec<f64> = Vec::with_capacity(samples.len() * 6);
+    let mut rest = &samples[..];
+    while let Some(first) = rest.first() {
+        let info = ultra_exporter::family(first.family)
+            .ok_or_else(|| Fail::Error(format!("metricsSamples: {}", first.family)))?;
+        let len = rest
+            .iter()
+            .position(|s| s.family != first.family)
+            .unwrap_or(rest.len());
+        let (family, after) = rest.split_at(len);
+        numbers.extend([
+            strings.id(info.name),
+            strings.id(info.help),
+            strings.id(info.kind.as_str()),
+            len as f64,
+        ]);
+        for s in family {
+            numbers.extend([strings.id(&s.name), s.labels.len() as f64]);
+            for (k, v) in &s.labels {
+                numbers.extend([strings.id(k), strings.id(v)]);
             }
-        };
-        let sample = raw::object(env)?;
-        raw::set(
-            env,
-            sample,
-            c"metricName",
-            raw::string_latin1(env, s.name.as_bytes())?,
-        )?;
-        let labels = raw::object(env)?;
-        for (k, v) in &s.labels {
-            let key = raw::string_latin1(env, k.as_bytes())?;
-            raw::set_key(env, labels, key, raw::string_utf8(env, v.as_bytes())?)?;
+            numbers.push(s.value);
         }
-        raw::set(env, sample, c"labels", labels)?;
-        raw::set_num(env, sample, c"value", s.value)?;
-        raw::set_index(env, values, *n, sample)?;
-        *n += 1;
+        rest = after;
     }
-    Ok(families)
+    let texts = raw::array(env, strings.list.len())?;
+    for (i, text) in strings.list.iter().enumerate() {
+        let index = u32::try_from(i).map_err(|_| Fail::Error("metricsSamples: too many".into()))?;
+        raw::set_index(env, texts, index, raw::string_utf8(env, text.as_bytes())?)?;
+    }
+    let packed = raw::buffer_filled(env, numbers.len() * 8, |bytes| {
+        for (chunk, n) in bytes.chunks_exact_mut(8).zip(&numbers) {
+            chunk.copy_from_slice(&n.to_ne_bytes());
+        }
+    })?;
+    let out = raw::array(env, 2)?;
+    raw::set_index(env, out, 0, texts)?;
+    raw::set_index(env, out, 1, packed)?;
+    Ok(out)
+}
+
+/// Distinct texts in first-seen order, each with its index.
+#[derive(Default)]
+struct Strings<'a> {
+    list: Vec<&'a str>,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Strings<'a> {
+    fn id(&mut self, text: &'a str) -> f64 {
+        let next = self.list.len();
+        let i = *self.index.entry(text).or_insert(next);
+        if i == next {
+            self.list.push(text);
+        }
+        i as f64
+    }
 }
 
 /// `startExporter(host?, port?)`: serves `GET /metrics` on `host:port` (defaults from

@@ -430,15 +430,6 @@ pub fn set(env: Env, obj: Val, name: &CStr, value: Val) -> R<()> {
     )
 }
 
-/// `obj[key] = value` with a key made at run time (a JS string).
-pub fn set_key(env: Env, obj: Val, key: Val, value: Val) -> R<()> {
-    // SAFETY: see the module docs.
-    check(
-        unsafe { sys::napi_set_property(env.raw(), obj.0, key.0, value.0) },
-        "napi_set_property",
-    )
-}
-
 /// `obj[name] = n`.
 pub fn set_num(env: Env, obj: Val, name: &CStr, n: f64) -> R<()> {
     set(env, obj, name, num(env, n)?)
