@@ -55,6 +55,11 @@ pub const CACHE_ENTRY_OVERHEAD: i64 = 150;
 pub const MAX_CACHE_NAME_LENGTH: i64 = 256;
 /// Largest BLAKE3 output the Node API hands out (1 MiB; BLAKE3's output is extendable).
 pub const MAX_BLAKE3_LENGTH: i64 = 1 << 20;
+/// Most named caches that get a `cache="<name>"` label of their own on the `ultra_cache_*`
+/// families (a bound on label cardinality): the first this many live named caches, in the
+/// order their names were first opened. Named caches beyond them, like every unnamed cache,
+/// are counted under `cache=""`.
+pub const MAX_CACHE_LABELS: usize = 32;
 /// Largest `ULTRA_EXPORTER_MAX_CONNECTIONS`.
 pub const MAX_CONNECTIONS: i64 = 1 << 20;
 /// Largest buffer ultra hands out or sizes by default: 4 GiB, the largest Buffer of Node 20 on
@@ -808,7 +813,7 @@ pub fn table_json() -> String {
     s.push_str(&pairs.join(", "));
     let _ = write!(
         s,
-        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES}, \"maxBlake3Length\": {MAX_BLAKE3_LENGTH}, \"cacheEntryOverhead\": {CACHE_ENTRY_OVERHEAD}, \"maxCacheNameLength\": {MAX_CACHE_NAME_LENGTH} }}\n}}\n"
+        "],\n  \"defaultExporterPort\": {DEFAULT_EXPORTER_PORT},\n  \"limits\": {{ \"maxSafe\": {MAX_SAFE}, \"maxBufferBytes\": {MAX_BUFFER_BYTES}, \"maxPoolBuffers\": {MAX_POOL_BUFFERS}, \"maxCacheEntries\": {MAX_CACHE_ENTRIES}, \"maxBlake3Length\": {MAX_BLAKE3_LENGTH}, \"cacheEntryOverhead\": {CACHE_ENTRY_OVERHEAD}, \"maxCacheNameLength\": {MAX_CACHE_NAME_LENGTH}, \"maxCacheLabels\": {MAX_CACHE_LABELS} }}\n}}\n"
     );
     s
 }

@@ -2,12 +2,18 @@
 //!
 //! At each scrape the exporter takes one [`Snapshot`](ultra_core::Snapshot) — the
 //! tracking allocator's counters, jemalloc's view, arenas, pools, caches, process RSS — and
-//! renders it as Prometheus text: through a recorder of the `metrics` crate built for that
-//! render (`metrics-exporter-prometheus`, render only, no runtime), the `ultra_process_*`
-//! families of `metrics-process`, and a hand-written histogram of allocation sizes. Nothing is
-//! recorded between scrapes and nothing in the allocator's hot path touches the metrics crate,
-//! so a process nobody scrapes pays nothing. All exporter work runs in
+//! writes it as Prometheus text straight from one table of families ([`families`]: name, type,
+//! HELP, labels, and how each family's samples are read), in table order, histograms included;
+//! the `ultra_process_*` figures come from `metrics-process`'s raw collector. The same table
+//! gives a host its samples as values ([`Exporter::samples`]), never parsed back from text.
+//! Nothing is recorded between scrapes and nothing in the allocator's hot path touches the
+//! exporter, so a process nobody scrapes pays nothing. All exporter work runs in
 //! `scope(Subsystem::Exporter, ..)`, so its own bytes show up as `subsystem="exporter"`.
+//!
+//! Adding a family is one entry in the table (`src/families.rs`) plus its test; the metrics
+//! table below is checked against it, and the README's table and the Node fallback's
+//! `node/lib/families.json` are generated from them (`UPDATE_GENERATED=1 cargo test -p
+//! ultra-exporter --test render`).
 //!
 //! # Example
 //!
@@ -34,7 +40,7 @@
 //!
 //! A host that merges ultra's families into its own registry (prom-client) can list them with
 //! [`families`] — name, HELP text, type and labels of every family [`Exporter::render`] can
-//! emit — and read one scrape's values already parsed with [`Exporter::samples`].
+//! emit — and read one scrape's values with [`Exporter::samples`].
 //!
 //! # Serving
 //!
@@ -43,8 +49,9 @@
 //! are accepted, see [`ultra_alloc::parse_addr`]); port `0` picks a free port, reported by
 //! [`Server::local_addr`]; a non-loopback address is served with a one-line warning on
 //! stderr. `GET /metrics` answers `200` with
-//! `Content-Type: text/plain; version=0.0.4; charset=utf-8` (gzip-compressed when the request's
-//! `Accept-Encoding` allows it). `GET /debug/pprof/heap` answers `200` with the sampled live
+//! `Content-Type: text/plain; version=0.0.4; charset=utf-8`, or OpenMetrics 1.0 when the
+//! request's `Accept` lists `application/openmetrics-text` ([`Format`]; gzip-compressed when
+//! its `Accept-Encoding` allows it). `GET /debug/pprof/heap` answers `200` with the sampled live
 //! heap as gzipped pprof (`ultra_alloc::profile::heap_profile`, for `go tool pprof` and
 //! Pyroscope) while heap profiling samples, `404` saying why otherwise. Other paths `404`; other
 //! methods `405` with `Allow: GET, HEAD`. A taken port is an [`ExporterError::Bind`] naming the
@@ -120,13 +127,13 @@
 //! | `ultra_pool_misses_total` | counter | | acquisitions that allocated |
 //! | `ultra_pool_held_bytes` | gauge | | capacity of the idle buffers |
 //! | `ultra_caches` | gauge | | live caches |
-//! | `ultra_cache_hits_total` | counter | | lookups that found a live entry |
-//! | `ultra_cache_misses_total` | counter | | lookups that found nothing or an expired entry |
-//! | `ultra_cache_inserts_total` | counter | | sets that added a key |
-//! | `ultra_cache_updates_total` | counter | | sets that replaced a live key's value |
-//! | `ultra_cache_evictions_total` | counter | `reason` = `capacity`, `size`, `expired` | entries evicted for the entry bound, the byte bound, or their TTL |
-//! | `ultra_cache_entries` | gauge | | entries held (expired ones not yet removed included) |
-//! | `ultra_cache_bytes` | gauge | | weight of the entries held |
+//! | `ultra_cache_hits_total` | counter | `cache` | lookups that found a live entry |
+//! | `ultra_cache_misses_total` | counter | `cache` | lookups that found nothing or an expired entry |
+//! | `ultra_cache_inserts_total` | counter | `cache` | sets that added a key |
+//! | `ultra_cache_updates_total` | counter | `cache` | sets that replaced a live key's value |
+//! | `ultra_cache_evictions_total` | counter | `cache`, `reason` = `capacity`, `size`, `expired` | entries evicted for the entry bound, the byte bound, or their TTL |
+//! | `ultra_cache_entries` | gauge | `cache` | entries held (expired ones not yet removed included) |
+//! | `ultra_cache_bytes` | gauge | `cache` | weight of the entries held |
 //! | `ultra_config_*` | gauge | | one per configuration variable that has a gauge (see the configuration table), in base units; absent when the variable is unset |
 //! | `ultra_process_cpu_seconds_total` | counter | | user + system CPU time (metrics-process) |
 //! | `ultra_process_open_fds` | gauge | | open file descriptors |
@@ -146,6 +153,20 @@
 //! | `ultra_exporter_connections_dropped_total` | counter | `reason` = `evicted`, `header_timeout`, `idle_timeout`, `write_timeout`, `shutdown` | connections the listener closed on its own |
 //! | `ultra_exporter_requests_total` | counter | `code` = `200`, `400`, `404`, `405`, `414`, `431`, `500`, `503` | requests answered, by status code |
 //! | `ultra_exporter_accept_errors_total` | counter | | `accept()` errors (e.g. `EMFILE`); the listener backs off and retries |
+//!
+//! Per cache: every `ultra_cache_*` family has a `cache` label — a named cache's name
+//! (`SharedCache::named`, Node's `createCache({ name })`) for the first
+//! [`MAX_CACHE_LABELS`](ultra_alloc::config::MAX_CACHE_LABELS) live named caches in the order
+//! they were opened (the bound on label cardinality), and `cache=""` for
+//! all unnamed caches and any further named ones together. The series of a family sum to the
+//! process total (`sum by (reason) (...)` and `sum(...)` give the figures without the label), and
+//! the `cache=""` counters never go down while the labelled named caches live (one that is
+//! dropped folds its counts into `cache=""`; only then can a named cache beyond the bound take a
+//! label, and its counts out of `cache=""`; the Node addon keeps named caches for the life of
+//! the process).
+//!
+//! A scraper whose `Accept` header asks for OpenMetrics (`application/openmetrics-text`, as
+//! Prometheus does first) gets OpenMetrics 1.0 text from the same table; others get text 0.0.4.
 //!
 //! `ultra_resident_bytes` answers "who holds the RSS": one reading (`ultra_core::Explanation`)
 //! of `/proc/self/status`, jemalloc, glibc's `mallinfo2`, the thread stacks and — in Node — the
@@ -168,6 +189,7 @@
 //!   the tracking allocator. Library users such as the Node addon turn default features off.
 
 mod error;
+mod exposition;
 mod families;
 pub mod file_sd;
 mod http;
@@ -175,6 +197,7 @@ mod render;
 pub mod workload;
 
 pub use error::ExporterError;
+pub use exposition::Format;
 pub use families::{families, family, FamilyInfo, Kind};
 pub use http::{serve, Limits, Server, CONTENT_TYPE};
 pub use render::{Exporter, Sample};

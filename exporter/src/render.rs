@@ -1,23 +1,20 @@
-//! Turning one [`Snapshot`] into Prometheus text.
+//! Turning one [`Snapshot`] into text or samples, family by family from the one table
+//! ([`crate::families`]).
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use metrics::{counter, gauge};
-use metrics_exporter_prometheus::PrometheusBuilder;
-use ultra_alloc::{histogram_bucket_le, Config, Subsystem, HISTOGRAM_BUCKETS};
-use ultra_core::cache::EvictionReason;
-use ultra_core::{ExplainOptions, Explanation, Snapshot, UNATTRIBUTED_LABEL};
+use ultra_alloc::{Config, Subsystem};
+use ultra_core::{ExplainOptions, Explanation, Snapshot};
 
-use crate::families::{families, name, Kind, PROCESS_PREFIX};
-use crate::http::stats::{DropReason, DurationHistogram, ListenerStats, CODES, RENDER_BUCKETS};
+use crate::exposition::{Format, TextSink};
+use crate::families::{families, FamilyInfo, Sink, Sources, Value};
+use crate::http::stats::{DurationHistogram, ListenerStats};
 
 /// Renders ultra's metrics; cheap to clone (clones share the scrape counter).
 ///
-/// Every [`render`](Exporter::render) takes one fresh [`Snapshot`], records it into a
-/// recorder built for that render alone ([`metrics::with_local_recorder`]), renders and drops
-/// the recorder. So the output always describes one instant, families that are not available
+/// Every [`render`](Exporter::render) takes one fresh [`Snapshot`] and writes the text
+/// straight from it, family by family in table order. So the output always describes one instant, families that are not available
 /// at that instant are absent rather than stale, concurrent renders never mix their values,
 /// and nothing accumulates between scrapes: when nobody scrapes, the exporter holds no memory
 /// beyond this handle.
@@ -31,7 +28,6 @@ struct Inner {
     config: Config,
     explain: ExplainOptions,
     scrapes: AtomicU64,
-    process: metrics_process::Collector,
     render_seconds: DurationHistogram,
     listener: ListenerStats,
 }
@@ -69,7 +65,6 @@ impl Exporter {
                     ..explain
                 },
                 scrapes: AtomicU64::new(0),
-                process: metrics_process::Collector::new(PROCESS_PREFIX),
                 render_seconds: DurationHistogram::default(),
                 listener: ListenerStats::default(),
             }),
@@ -92,9 +87,17 @@ impl Exporter {
     /// Runs inside `scope(Subsystem::Exporter, ..)`: every byte it allocates is credited to
     /// the exporter. The text passes `promtool check metrics` without a remark.
     pub fn render(&self) -> String {
+        self.render_as(Format::Prometheus)
+    }
+
+    /// [`render`](Exporter::render) in `format` (the `/metrics` listener answers OpenMetrics
+    /// to a scraper whose `Accept` header asks for it).
+    pub fn render_as(&self, format: Format) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
-            self.render_scoped(&snap, self.explain(&snap, None).as_ref())
+            let explanation = self.explain(&snap, None);
+            self.render_format(&snap, explanation.as_ref(), Some(named), format)
         })
     }
 
@@ -102,9 +105,10 @@ impl Exporter {
     /// size, read just before) is the `v8_heap` owner of `ultra_resident_bytes`.
     pub fn render_with_v8(&self, v8_heap_bytes: u64) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
             let explanation = self.explain(&snap, Some(v8_heap_bytes));
-            self.render_scoped(&snap, explanation.as_ref())
+            self.render_format(&snap, explanation.as_ref(), Some(named), Format::Prometheus)
         })
     }
 
@@ -116,7 +120,7 @@ impl Exporter {
         explanation: Option<&Explanation>,
     ) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
-            self.render_scoped(snapshot, explanation)
+            self.render_format(snapshot, explanation, None, Format::Prometheus)
         })
     }
 
@@ -141,21 +145,68 @@ impl Exporter {
     /// `ultra_resident_bytes` is read right after that snapshot (absent without `/proc`).
     pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
         ultra_alloc::scope(Subsystem::Exporter, || {
-            self.render_scoped(snapshot, self.explain(snapshot, None).as_ref())
+            let explanation = self.explain(snapshot, None);
+            self.render_format(snapshot, explanation.as_ref(), None, Format::Prometheus)
         })
     }
 
-    /// The samples of one [`render`](Exporter::render), parsed: for hosts that build their
-    /// own metric objects (prom-client's `get()`) instead of appending text.
+    /// The samples of one [`render`](Exporter::render), as values (nothing is rendered or
+    /// parsed): for hosts that build their own metric objects (prom-client's `get()`) instead
+    /// of appending text. In table order, each family's samples in rendered order.
     ///
     /// Histogram samples keep their series names (`…_bucket` with an `le` label, `…_sum`,
     /// `…_count`); [`Sample::family`] names the family either way.
     pub fn samples(&self) -> Vec<Sample> {
         ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
             let snap = Snapshot::take();
-            let text = self.render_scoped(&snap, self.explain(&snap, None).as_ref());
-            text.lines().filter_map(parse_sample).collect()
+            let explanation = self.explain(&snap, None);
+            self.samples_of(&snap, explanation.as_ref(), Some(named))
         })
+    }
+
+    /// [`samples`](Exporter::samples) for a host with V8 (see
+    /// [`render_with_v8`](Exporter::render_with_v8)).
+    pub fn samples_with_v8(&self, v8_heap_bytes: u64) -> Vec<Sample> {
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            let named = named_caches();
+            let snap = Snapshot::take();
+            let explanation = self.explain(&snap, Some(v8_heap_bytes));
+            self.samples_of(&snap, explanation.as_ref(), Some(named))
+        })
+    }
+
+    /// The samples of a snapshot and an explanation the caller already took, in table order.
+    /// Counts as a scrape.
+    pub fn samples_explained(
+        &self,
+        snapshot: &Snapshot,
+        explanation: Option<&Explanation>,
+    ) -> Vec<Sample> {
+        ultra_alloc::scope(Subsystem::Exporter, || {
+            self.samples_of(snapshot, explanation, None)
+        })
+    }
+
+    fn samples_of(
+        &self,
+        snapshot: &Snapshot,
+        explanation: Option<&Explanation>,
+        named: Option<NamedCaches>,
+    ) -> Vec<Sample> {
+        {
+            let mut out = Vec::with_capacity(256);
+            self.read_all(snapshot, explanation, named, |family, src| {
+                family.read.read(
+                    src,
+                    &mut Samples {
+                        family,
+                        out: &mut out,
+                    },
+                );
+            });
+            out
+        }
     }
 
     /// The figures of the listeners started from this exporter and its clones.
@@ -163,38 +214,65 @@ impl Exporter {
         &self.inner.listener
     }
 
-    fn render_scoped(&self, snap: &Snapshot, explanation: Option<&Explanation>) -> String {
-        let started = std::time::Instant::now();
-        let scrapes = self.inner.scrapes.fetch_add(1, Relaxed) + 1;
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let handle = recorder.handle();
-        metrics::with_local_recorder(&recorder, || {
-            describe();
-            record(snap, &self.inner.config, scrapes);
-            if let Some(e) = explanation {
-                record_resident(e);
-            }
-            record_listener(&self.inner.listener);
-            self.inner.process.describe();
-            self.inner.process.collect();
+    /// Renders in `format`; counts as a scrape and times the render.
+    fn render_format(
+        &self,
+        snap: &Snapshot,
+        explanation: Option<&Explanation>,
+        named: Option<NamedCaches>,
+        format: Format,
+    ) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        self.read_all(snap, explanation, named, |family, src| {
+            let mut sink = TextSink::new(&mut out, family, format);
+            family.read.read(src, &mut sink);
+            sink.finish();
         });
-        // Publishes the descriptions (HELP lines); there are no histograms in the recorder.
-        handle.run_upkeep();
-        let text = handle.render();
-        let mut sizes = String::with_capacity(2048);
-        write_size_histogram(&mut sizes, snap);
-        let mut durations = String::with_capacity(1024);
-        write_render_histogram(&mut durations, &self.inner.render_seconds);
-        let out = in_table_order(
-            &text,
-            &[
-                (name::ALLOCATION_SIZE, &sizes),
-                (name::EXPORTER_RENDER_SECONDS, &durations),
-            ],
-        );
-        self.inner.render_seconds.observe(started.elapsed());
+        if format == Format::OpenMetrics {
+            out.push_str("# EOF\n");
+        }
         out
     }
+
+    /// Counts a scrape, gathers its sources and hands every family of the table to `each`, in
+    /// table order. `named`: the named caches' figures read before `snap` (`None`: read now,
+    /// for a snapshot the caller took).
+    fn read_all(
+        &self,
+        snap: &Snapshot,
+        explanation: Option<&Explanation>,
+        named: Option<NamedCaches>,
+        mut each: impl FnMut(&'static FamilyInfo, &Sources<'_>),
+    ) {
+        let named = named.unwrap_or_else(named_caches);
+        let started = std::time::Instant::now();
+        let scrapes = self.inner.scrapes.fetch_add(1, Relaxed) + 1;
+        let process = metrics_process::collector::collect();
+        let src = Sources {
+            snap,
+            explanation,
+            config: &self.inner.config,
+            listener: &self.inner.listener,
+            process: &process,
+            scrapes,
+            render_seconds: &self.inner.render_seconds,
+            named_caches: &named,
+        };
+        for family in families() {
+            each(family, &src);
+        }
+        self.inner.render_seconds.observe(started.elapsed());
+    }
+}
+
+/// The labelled named caches' figures of one scrape.
+type NamedCaches = Vec<(Box<str>, ultra_core::CacheStats)>;
+
+/// Reads the figures of the named caches that get a `cache` label (the first
+/// [`MAX_CACHE_LABELS`](ultra_alloc::config::MAX_CACHE_LABELS)); read before the snapshot, so
+/// that the `cache=""` remainder of every counter never goes down between scrapes.
+fn named_caches() -> NamedCaches {
+    ultra_core::SharedCache::named_stats(ultra_alloc::config::MAX_CACHE_LABELS)
 }
 
 /// One sample of the exposition text.
@@ -210,286 +288,22 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// Parses `name{a="x",b="y"} value`; `None` for comments, blank lines and series of no known
-/// family.
-fn parse_sample(line: &str) -> Option<Sample> {
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let name_end = line.find(['{', ' '])?;
-    let name = &line[..name_end];
-    let family = crate::families::family(name)
-        .or_else(|| {
-            ["_bucket", "_sum", "_count"]
+/// Collects a family's samples as values.
+struct Samples<'a> {
+    family: &'static FamilyInfo,
+    out: &'a mut Vec<Sample>,
+}
+
+impl Sink for Samples<'_> {
+    fn sample(&mut self, suffix: &'static str, labels: &[(&'static str, &str)], value: Value) {
+        self.out.push(Sample {
+            family: self.family.name,
+            name: format!("{}{suffix}", self.family.name),
+            labels: labels
                 .iter()
-                .find_map(|s| name.strip_suffix(s).and_then(crate::families::family))
-                .filter(|f| f.kind == Kind::Histogram)
-        })?
-        .name;
-    let mut labels = Vec::new();
-    let mut rest = &line[name_end..];
-    if let Some(body) = rest.strip_prefix('{') {
-        let mut chars = body.char_indices();
-        let mut key = String::new();
-        loop {
-            // label name up to `="`
-            let (i, c) = chars.next()?;
-            match c {
-                '}' => {
-                    rest = &body[i + 1..];
-                    break;
-                }
-                ',' => continue,
-                '=' => {
-                    if chars.next()?.1 != '"' {
-                        return None;
-                    }
-                    let mut value = String::new();
-                    loop {
-                        match chars.next()?.1 {
-                            '"' => break,
-                            '\\' => match chars.next()?.1 {
-                                'n' => value.push('\n'),
-                                other => value.push(other),
-                            },
-                            other => value.push(other),
-                        }
-                    }
-                    labels.push((std::mem::take(&mut key), value));
-                }
-                other => key.push(other),
-            }
-        }
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            value: value.as_f64(),
+        });
     }
-    let value = match rest.trim() {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        v => v.parse().ok()?,
-    };
-    Some(Sample {
-        family,
-        name: name.to_owned(),
-        labels,
-        value,
-    })
-}
-
-/// Describes every family the recorder renders (all but the hand-written histogram and the
-/// process families, which metrics-process describes itself).
-fn describe() {
-    for f in families() {
-        if f.name.starts_with("ultra_process_") && f.name != name::PROCESS_RSS_PEAK {
-            continue;
-        }
-        match f.kind {
-            Kind::Counter => metrics::describe_counter!(f.name, f.help),
-            Kind::Gauge => metrics::describe_gauge!(f.name, f.help),
-            Kind::Histogram => {}
-        }
-    }
-}
-
-/// `u64 → f64` for gauges; exact below 2^53 bytes.
-fn f(v: u64) -> f64 {
-    v as f64
-}
-
-fn record(snap: &Snapshot, config: &Config, scrapes: u64) {
-    let yes_no = |b: bool| if b { "true" } else { "false" };
-    gauge!(
-        name::BUILD_INFO,
-        "version" => env!("CARGO_PKG_VERSION"),
-        "jemalloc" => yes_no(ultra_alloc::jemalloc::available()),
-        "attribution" => yes_no(snap.alloc.subsystems.is_some())
-    )
-    .set(1.0);
-
-    let a = &snap.alloc;
-    gauge!(name::ALLOC_LIVE).set(f(a.live_bytes));
-    gauge!(name::ALLOC_PEAK).set(f(a.peak_bytes));
-    counter!(name::ALLOC_ALLOCATED).absolute(a.allocated_bytes);
-    counter!(name::ALLOC_FREED).absolute(a.freed_bytes);
-    counter!(name::ALLOC_ALLOCATIONS).absolute(a.allocations);
-    counter!(name::ALLOC_DEALLOCATIONS).absolute(a.deallocations);
-    counter!(name::ALLOC_REALLOCATIONS).absolute(a.reallocations);
-    counter!(name::ALLOC_FAILED).absolute(a.failed_allocations);
-    gauge!(name::ALLOC_THREAD_SLOTS).set(f(a.thread_slots));
-
-    if let Some(subs) = &a.subsystems {
-        for s in Subsystem::ALL {
-            let st = subs[s.index()];
-            let label = s.name();
-            gauge!(name::SUB_LIVE, "subsystem" => label).set(f(st.live_bytes));
-            gauge!(name::SUB_PEAK, "subsystem" => label).set(f(st.peak_bytes));
-            counter!(name::SUB_ALLOCATED, "subsystem" => label).absolute(st.allocated_bytes);
-            counter!(name::SUB_FREED, "subsystem" => label).absolute(st.freed_bytes);
-        }
-    }
-
-    if let Ok(je) = &snap.jemalloc {
-        gauge!(name::JE_ALLOCATED).set(f(je.allocated));
-        gauge!(name::JE_ACTIVE).set(f(je.active));
-        gauge!(name::JE_RESIDENT).set(f(je.resident));
-        gauge!(name::JE_MAPPED).set(f(je.mapped));
-        gauge!(name::JE_RETAINED).set(f(je.retained));
-        gauge!(name::JE_METADATA).set(f(je.metadata));
-    }
-
-    let ar = &snap.arenas;
-    gauge!(name::ARENAS).set(f(ar.arenas));
-    gauge!(name::ARENA_RESERVED).set(f(ar.reserved_bytes));
-    gauge!(name::ARENA_USED).set(f(ar.used_bytes));
-    gauge!(name::ARENA_CHUNKS).set(f(ar.chunks));
-
-    let p = &snap.pools;
-    gauge!(name::POOLS).set(f(p.pools));
-    gauge!(name::POOL_BUFFERS, "state" => "idle").set(f(p.idle));
-    gauge!(name::POOL_BUFFERS, "state" => "in_use").set(f(p.in_use));
-    counter!(name::POOL_HITS).absolute(p.hits);
-    counter!(name::POOL_MISSES).absolute(p.misses);
-    gauge!(name::POOL_HELD).set(f(p.bytes_held));
-
-    let c = &snap.caches;
-    gauge!(name::CACHES).set(f(c.caches));
-    counter!(name::CACHE_HITS).absolute(c.hits);
-    counter!(name::CACHE_MISSES).absolute(c.misses);
-    counter!(name::CACHE_INSERTS).absolute(c.inserts);
-    counter!(name::CACHE_UPDATES).absolute(c.updates);
-    for reason in EvictionReason::ALL {
-        counter!(name::CACHE_EVICTIONS, "reason" => reason.name()).absolute(c.evictions(reason));
-    }
-    gauge!(name::CACHE_ENTRIES).set(f(c.entries));
-    gauge!(name::CACHE_BYTES).set(f(c.bytes));
-
-    record_config(config);
-
-    if let Some(pm) = &snap.process {
-        gauge!(name::PROCESS_RSS_PEAK).set(f(pm.rss_peak_bytes));
-    }
-    counter!(name::EXPORTER_SCRAPES).absolute(scrapes);
-}
-
-fn record_listener(l: &ListenerStats) {
-    if !l.started.load(Relaxed) {
-        return;
-    }
-    gauge!(name::EXPORTER_CONNECTIONS_OPEN).set(f(l.open.load(Relaxed)));
-    counter!(name::EXPORTER_CONNECTIONS_ACCEPTED).absolute(l.accepted.load(Relaxed));
-    counter!(name::EXPORTER_CONNECTIONS_REJECTED).absolute(l.rejected.load(Relaxed));
-    for (reason, n) in DropReason::ALL.iter().zip(&l.dropped) {
-        counter!(name::EXPORTER_CONNECTIONS_DROPPED, "reason" => reason.name())
-            .absolute(n.load(Relaxed));
-    }
-    for ((_, code), n) in CODES.iter().zip(&l.requests) {
-        counter!(name::EXPORTER_REQUESTS, "code" => *code).absolute(n.load(Relaxed));
-    }
-    counter!(name::EXPORTER_ACCEPT_ERRORS).absolute(l.accept_errors.load(Relaxed));
-}
-
-/// `ultra_resident_bytes`: every known owner and the (signed) remainder.
-fn record_resident(e: &Explanation) {
-    for (owner, bytes) in e.iter() {
-        if let Some(b) = bytes {
-            gauge!(name::RESIDENT, "owner" => owner.label()).set(f(b));
-        }
-    }
-    gauge!(name::RESIDENT, "owner" => UNATTRIBUTED_LABEL).set(e.unattributed_bytes as f64);
-}
-
-/// One `ultra_config_*` gauge per variable of the table that has one and is set.
-fn record_config(c: &Config) {
-    for var in ultra_alloc::VARIABLES {
-        if let (Some(metric), Some(value)) = (var.metric, c.metric_value(var)) {
-            gauge!(metric.name).set(value);
-        }
-    }
-}
-
-/// The recorder's families (which come out in hash-map order) in the order of [`families`],
-/// samples sorted within each, with the hand-written families (`(name, text)`) in their
-/// places. Lines of a family not in the table (there are none) keep their order, at the end.
-fn in_table_order(text: &str, written: &[(&str, &String)]) -> String {
-    let fams = families();
-    let mut blocks: Vec<Vec<&str>> = vec![Vec::new(); fams.len() + 1];
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let name = match line
-            .strip_prefix("# HELP ")
-            .or_else(|| line.strip_prefix("# TYPE "))
-        {
-            Some(rest) => rest.split(' ').next(),
-            None => line.split(['{', ' ']).next(),
-        };
-        let idx = name
-            .and_then(|n| fams.iter().position(|f| f.name == n))
-            .unwrap_or(fams.len());
-        blocks[idx].push(line);
-    }
-    let extra: usize = written.iter().map(|(_, t)| t.len()).sum();
-    let mut out = String::with_capacity(text.len() + extra + 64);
-    for (i, block) in blocks.iter_mut().enumerate() {
-        if let Some((_, t)) = fams
-            .get(i)
-            .and_then(|f| written.iter().find(|(n, _)| *n == f.name))
-        {
-            out.push_str(t);
-            out.push('\n');
-            continue;
-        }
-        if block.is_empty() {
-            continue;
-        }
-        if i < fams.len() {
-            // The recorder writes HELP and TYPE before the samples of a family.
-            let header = block.iter().take_while(|l| l.starts_with('#')).count();
-            block[header..].sort_unstable();
-        }
-        for line in block.iter() {
-            out.push_str(line);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// Writes `ultra_allocation_size_bytes` as a Prometheus histogram. The metrics crate cannot
-/// set bucket counts, so this family is written by hand (its name never collides with the
-/// recorder's families).
-fn write_size_histogram(out: &mut String, snap: &Snapshot) {
-    let a = &snap.alloc;
-    let fam = crate::families::family(name::ALLOCATION_SIZE);
-    let help = fam.map_or("", |f| f.help);
-    let n = name::ALLOCATION_SIZE;
-    // `write!` into a String cannot fail.
-    let _ = writeln!(out, "# HELP {n} {help}");
-    let _ = writeln!(out, "# TYPE {n} histogram");
-    let mut cumulative = 0u64;
-    for (i, count) in a.histogram.iter().enumerate().take(HISTOGRAM_BUCKETS) {
-        cumulative = cumulative.wrapping_add(*count);
-        // The last bucket has no bound: it is the `+Inf` line below.
-        if let Some(le) = histogram_bucket_le(i) {
-            let _ = writeln!(out, "{n}_bucket{{le=\"{le}\"}} {cumulative}");
-        }
-    }
-    let _ = writeln!(out, "{n}_bucket{{le=\"+Inf\"}} {cumulative}");
-    let _ = writeln!(out, "{n}_sum {}", a.histogram_sum);
-    let _ = writeln!(out, "{n}_count {cumulative}");
-}
-
-/// Writes `ultra_exporter_render_duration_seconds` from the exporter's histogram.
-fn write_render_histogram(out: &mut String, h: &DurationHistogram) {
-    let n = name::EXPORTER_RENDER_SECONDS;
-    let help = crate::families::family(n).map_or("", |f| f.help);
-    let _ = writeln!(out, "# HELP {n} {help}");
-    let _ = writeln!(out, "# TYPE {n} histogram");
-    let mut cumulative = 0u64;
-    for (le, count) in RENDER_BUCKETS.iter().zip(&h.counts) {
-        cumulative += count.load(Relaxed);
-        let _ = writeln!(out, "{n}_bucket{{le=\"{le}\"}} {cumulative}");
-    }
-    cumulative += h.counts[RENDER_BUCKETS.len()].load(Relaxed);
-    let _ = writeln!(out, "{n}_bucket{{le=\"+Inf\"}} {cumulative}");
-    let sum = h.sum_nanos.load(Relaxed) as f64 / 1e9;
-    let _ = writeln!(out, "{n}_sum {sum}");
-    let _ = writeln!(out, "{n}_count {cumulative}");
 }

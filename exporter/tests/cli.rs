@@ -230,7 +230,7 @@ fn the_ultra_variables_shape_the_run_and_show_as_config_gauges() {
     // The small, short-lived response cache soon evicts entries.
     let evicted = |body: &String| {
         ["capacity", "expired"].iter().any(|r| {
-            let series = format!("ultra_cache_evictions_total{{reason=\"{r}\"}}");
+            let series = format!("ultra_cache_evictions_total{{cache=\"\",reason=\"{r}\"}}");
             sample(body, &series).unwrap_or(0.0) > 0.0
         })
     };

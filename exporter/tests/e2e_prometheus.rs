@@ -176,9 +176,9 @@ fn prometheus_scrapes_the_binary_and_queries_sane_values() {
     assert!(median > 0.0 && median <= 1048576.0, "median size {median}");
 
     // Hits grow from one scrape to the next.
-    let (first, _) = prom.query("ultra_cache_hits_total").expect("hits");
+    let (first, _) = prom.query("sum(ultra_cache_hits_total)").expect("hits");
     let (later, _) = poll(DEADLINE, || {
-        prom.query("ultra_cache_hits_total")
+        prom.query("sum(ultra_cache_hits_total)")
             .filter(|(v, _)| *v > first)
     })
     .expect("ultra_cache_hits_total did not grow");

@@ -47,6 +47,47 @@ fn get_metrics_answers_200_with_the_exposition_content_type() {
     assert_eq!(resp.status(), 200);
 }
 
+/// A scraper that asks for OpenMetrics (as Prometheus does first) gets it: the same families,
+/// counters named without `_total` on their HELP/TYPE lines, `# UNIT` lines, `# EOF` last.
+#[test]
+fn openmetrics_is_served_when_the_accept_header_asks_for_it() {
+    let exporter = Exporter::new();
+    let server = exporter.serve(loopback0()).expect("serve");
+    let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+    let mut resp = agent()
+        .get(&server.url())
+        .header("Accept", accept)
+        .call()
+        .expect("GET /metrics");
+    let ct = resp.headers().get("content-type").cloned();
+    assert_eq!(
+        ct.as_ref().and_then(|v| v.to_str().ok()),
+        Some(ultra_exporter::Format::OpenMetrics.content_type())
+    );
+    let body = resp.body_mut().read_to_string().expect("body");
+    assert!(body.ends_with("\n# EOF\n"), "{body}");
+    assert!(!body.contains("\n\n"), "no blank lines in OpenMetrics");
+    assert!(body.contains("# TYPE ultra_allocator_allocations counter\n"));
+    assert!(body.contains("\nultra_allocator_allocations_total "));
+    assert!(body.contains("# UNIT ultra_allocator_live_bytes bytes\n"));
+    assert!(body.contains("# UNIT ultra_process_cpu_seconds seconds\n"));
+    // The same samples as the Prometheus text of the next scrape, family by family.
+    let series = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.rsplit_once(' ').map_or(l, |(s, _)| s).to_owned())
+            .collect()
+    };
+    let text = agent()
+        .get(&server.url())
+        .call()
+        .expect("GET")
+        .body_mut()
+        .read_to_string()
+        .expect("body");
+    assert_eq!(series(&body), series(&text));
+}
+
 #[test]
 fn other_paths_are_404_and_other_methods_405_with_allow() {
     let server = Exporter::new().serve(loopback0()).expect("serve");

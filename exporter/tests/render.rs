@@ -190,7 +190,7 @@ fn build_info_and_subsystems() {
         assert!(sample(&text, &format!("ultra_pool_buffers{{state=\"{state}\"}}")).is_some());
     }
     for reason in ["capacity", "size", "expired"] {
-        let series = format!("ultra_cache_evictions_total{{reason=\"{reason}\"}}");
+        let series = format!("ultra_cache_evictions_total{{cache=\"\",reason=\"{reason}\"}}");
         assert!(sample(&text, &series).is_some(), "{series}");
     }
     assert!(sample(&text, "ultra_jemalloc_resident_bytes").unwrap_or(0.0) > 0.0);
@@ -290,7 +290,7 @@ fn rendering_keeps_nothing_between_scrapes() {
 }
 
 #[test]
-fn samples_are_the_parsed_text() {
+fn samples_cover_every_family() {
     let _q = quiet();
     let exporter = Exporter::with_config(full_config());
     // The listener's families need a listener.
@@ -428,4 +428,250 @@ fn resident_owners_sum_to_the_rss_of_their_reading() {
     );
     let (status, printed) = promtool_check(&with_v8);
     assert!(status.success() && printed.is_empty(), "{printed}");
+}
+
+/// `node/lib/families.json` — the families' names, HELP texts, types and labels for the Node
+/// fallback, which renders its own figures under them — is what the table generates now.
+/// `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render` rewrites it.
+#[test]
+fn the_node_family_table_is_generated_from_the_families() {
+    let rows: Vec<String> = families()
+        .iter()
+        .map(|f| {
+            let row = serde_json::json!({
+                "name": f.name,
+                "type": f.kind.as_str(),
+                "labels": f.labels,
+                "help": f.help,
+            });
+            format!("  {row}")
+        })
+        .collect();
+    let generated = format!("{{\n\"families\": [\n{}\n]\n}}\n", rows.join(",\n"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/lib/families.json");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == generated {
+        return;
+    }
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, generated).expect("write");
+        return;
+    }
+    panic!(
+        "{} is not what the families table generates: run \
+         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`",
+        path.display()
+    );
+}
+
+/// The `cache` label values of the `ultra_cache_hits_total` series, in rendered order.
+fn cache_labels(samples: &[ultra_exporter::Sample]) -> Vec<String> {
+    samples
+        .iter()
+        .filter(|s| s.family == "ultra_cache_hits_total")
+        .map(|s| s.labels[0].1.clone())
+        .collect()
+}
+
+/// Named caches carry `cache="<name>"` (escaped in the text), unnamed ones are together under
+/// `cache=""`, and every family's series sum to the process total.
+#[test]
+fn named_caches_get_a_cache_label_and_the_series_sum_to_the_total() {
+    use ultra_core::cache::{Cache, CacheOptions, SharedCache};
+    let _q = quiet();
+    let options = CacheOptions {
+        max_entries: Some(2),
+        ..CacheOptions::default()
+    };
+    let odd = "odd \"name\" \\ with\nline";
+    let sessions = SharedCache::named("sessions", options).expect("named");
+    let oddly = SharedCache::named(odd, options).expect("named");
+    let mut unnamed = Cache::new(options).expect("cache");
+    for k in ["a", "b", "c"] {
+        sessions.set(k, "v", None).expect("set");
+        unnamed.set(k, "v", None).expect("set");
+    }
+    assert!(sessions.get("c").is_some());
+    assert!(sessions.get("a").is_none());
+    oddly.set("k", "v", None).expect("set");
+
+    let exporter = Exporter::new();
+    let samples = exporter.samples();
+    let labels = cache_labels(&samples);
+    assert_eq!(labels[0], "", "the unnamed caches come first");
+    assert!(labels.iter().any(|l| l == "sessions") && labels.iter().any(|l| l == odd));
+    let value = |family: &str, cache: &str, reason: Option<&str>| {
+        samples
+            .iter()
+            .find(|s| {
+                s.family == family
+                    && s.labels[0] == ("cache".to_owned(), cache.to_owned())
+                    && reason.is_none_or(|r| s.labels[1].1 == r)
+            })
+            .map(|s| s.value)
+    };
+    let st = sessions.stats();
+    assert_eq!(
+        value("ultra_cache_hits_total", "sessions", None),
+        Some(st.hits as f64)
+    );
+    assert_eq!(
+        value("ultra_cache_misses_total", "sessions", None),
+        Some(st.misses as f64)
+    );
+    assert_eq!(value("ultra_cache_entries", "sessions", None), Some(2.0));
+    assert_eq!(
+        value("ultra_cache_evictions_total", "sessions", Some("capacity")),
+        Some(1.0)
+    );
+    assert_eq!(value("ultra_cache_inserts_total", odd, None), Some(1.0));
+
+    // One snapshot: the series of each family add up to the process total.
+    let snap = ultra_core::Snapshot::take();
+    let samples = exporter.samples_explained(&snap, None);
+    let total = |f: &str| -> f64 {
+        samples
+            .iter()
+            .filter(|s| s.family == f)
+            .map(|s| s.value)
+            .sum()
+    };
+    let c = &snap.caches;
+    assert_eq!(total("ultra_cache_hits_total"), c.hits as f64);
+    assert_eq!(total("ultra_cache_inserts_total"), c.inserts as f64);
+    assert_eq!(total("ultra_cache_entries"), c.entries as f64);
+    assert_eq!(total("ultra_cache_bytes"), c.bytes as f64);
+    assert_eq!(
+        total("ultra_cache_evictions_total"),
+        c.evictions_total() as f64
+    );
+
+    // The text escapes the name and passes promtool.
+    let text = exporter.render();
+    let escaped = r#"ultra_cache_entries{cache="odd \"name\" \\ with\nline"} 1"#;
+    assert!(text.lines().any(|l| l == escaped), "{text}");
+    let (status, printed) = promtool_check(&text);
+    assert!(status.success() && printed.is_empty(), "{printed}");
+}
+
+/// Beyond `MAX_CACHE_LABELS` live named caches, later ones are counted under `cache=""`.
+#[test]
+fn cache_labels_are_bounded() {
+    use ultra_alloc::config::MAX_CACHE_LABELS;
+    use ultra_core::cache::{CacheOptions, SharedCache};
+    let _q = quiet();
+    let options = CacheOptions {
+        max_entries: Some(10),
+        ..CacheOptions::default()
+    };
+    let caches: Vec<_> = (0..MAX_CACHE_LABELS + 3)
+        .map(|i| SharedCache::named(&format!("bounded-{i:03}"), options).expect("named"))
+        .collect();
+    for c in &caches {
+        c.set("k", "v", None).expect("set");
+    }
+    let snap = ultra_core::Snapshot::take();
+    let samples = Exporter::new().samples_explained(&snap, None);
+    let labels = cache_labels(&samples);
+    // Other tests' named caches are gone (dropped); these are the first live ones.
+    assert_eq!(labels.len(), MAX_CACHE_LABELS + 1, "{labels:?}");
+    let expected: Vec<String> = std::iter::once(String::new())
+        .chain((0..MAX_CACHE_LABELS).map(|i| format!("bounded-{i:03}")))
+        .collect();
+    assert_eq!(labels, expected);
+    // The three beyond the bound are in the remainder, so the total still adds up.
+    let inserts: f64 = samples
+        .iter()
+        .filter(|s| s.family == "ultra_cache_inserts_total")
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(inserts, snap.caches.inserts as f64);
+    drop(caches);
+    let after = cache_labels(&Exporter::new().samples());
+    assert_eq!(after, [""], "dropped named caches lose their label");
+}
+
+/// The README's metrics table is the crate docs' (which `the_documented_table_matches_the_families`
+/// checks against the families). `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`
+/// rewrites it.
+#[test]
+fn the_readme_metrics_table_is_the_crate_docs_table() {
+    let lib = include_str!("../src/lib.rs");
+    let table: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! "))
+        .skip_while(|l| !l.starts_with("| family | type | labels | meaning |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(table.len() > 40, "the crate docs' metrics table");
+    let (start, end) = (
+        "<!-- metrics-table: generated from the table in exporter/src/lib.rs -->\n",
+        "<!-- /metrics-table -->",
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let (head, rest) = readme
+        .split_once(start)
+        .expect("README: metrics-table start marker");
+    let (_, tail) = rest
+        .split_once(end)
+        .expect("README: metrics-table end marker");
+    let wanted = format!("{head}{start}{}\n{end}{tail}", table.join("\n"));
+    if readme == wanted {
+        return;
+    }
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, wanted).expect("write README.md");
+        return;
+    }
+    panic!(
+        "README.md's metrics table is not the one of exporter/src/lib.rs: run \
+         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`"
+    );
+}
+
+/// `samples` and `render` of one snapshot give the same series, in the same order, with the
+/// same values (the figures read live at each scrape aside).
+#[test]
+fn samples_and_text_of_one_snapshot_agree() {
+    let _q = quiet();
+    let exporter = Exporter::with_config(full_config());
+    let snap = ultra_core::Snapshot::take();
+    let text = exporter.render_explained(&snap, None);
+    let samples = exporter.samples_explained(&snap, None);
+    // The listener's and the process collector's figures are read live at each scrape.
+    let moving = |name: &str| {
+        name.starts_with("ultra_exporter_")
+            || (name.starts_with("ultra_process_") && !name.contains("_peak_"))
+    };
+    let from_text: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter(|l| !moving(l))
+        .map(str::to_owned)
+        .collect();
+    let from_samples: Vec<String> = samples
+        .iter()
+        .filter(|s| !moving(&s.name))
+        .map(|s| {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
+            let value = if s.value == f64::INFINITY {
+                "+Inf".to_owned()
+            } else {
+                s.value.to_string()
+            };
+            format!("{}{labels} {value}", s.name)
+        })
+        .collect();
+    assert!(from_text.len() > 80, "{text}");
+    assert_eq!(from_samples, from_text);
 }

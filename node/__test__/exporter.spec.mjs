@@ -10,11 +10,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { createRequire } from 'node:module'
-import { api, assertArgError, packageDir } from './support.mjs'
+import { api, assertArgError, packageDir, parseExposition } from './support.mjs'
 
 const require = createRequire(import.meta.url)
 const client = require('prom-client')
-const { parseExposition } = require('../lib/exporter.js')
 
 /** Runs `promtool check metrics` on `text`: exit status and everything it printed. */
 function promtool (text) {
@@ -186,6 +185,25 @@ test('registerPromClient adds the ultra families to a prom-client registry besid
   assertArgError(() => api.registerPromClient({}), TypeError, 'registerPromClient', 'registry')
 })
 
+test('registerPromClient serves the engine\'s samples: the series of metricsText, in the table\'s order', async () => {
+  const registry = new client.Registry()
+  api.registerPromClient(registry)
+  const order = require('../lib/families.json').families.map((f) => f.name)
+  const series = (families) => [...families.values()].map((f) =>
+    [f.name, f.help, f.type, f.values.map((v) => v.metricName + JSON.stringify(v.labels))])
+  const fromText = parseExposition(api.metricsText())
+  const fromRegistry = parseExposition(await registry.metrics())
+  assert.deepEqual(series(fromRegistry), series(fromText))
+  const positions = [...fromText.keys()].map((name) => order.indexOf(name))
+  assert.ok(positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1])), positions.join(','))
+  // Values are the engine's, not zeros: one more entry shows in the next scrape.
+  const cache = api.createCache({ max: 10 })
+  const entries = async () => parseExposition(await registry.metrics()).get('ultra_cache_entries').values[0].value
+  const before = await entries()
+  cache.set('x', 'y')
+  assert.equal(await entries(), before + 1)
+})
+
 test("registerPromClient families merge in prom-client's cluster AggregatorRegistry", async () => {
   const workers = [new client.Registry(), new client.Registry()]
   for (const r of workers) api.registerPromClient(r)
@@ -207,6 +225,41 @@ test('registerPromClient works with an OpenMetrics registry (counters without a 
   const text = await registry.metrics()
   assert.doesNotMatch(text, /_total_total/)
   if (api.isNative) assert.match(text, /^ultra_allocator_allocations_total \d+/m)
+})
+
+test('named caches carry cache="<name>" (escaped), unnamed ones share cache="", and the series sum to the total', () => {
+  const name = `labels "odd" \\ name\nend ${process.pid}`
+  const cache = api.createCache({ max: 10, name })
+  cache.set('a', '1')
+  cache.set('b', '2')
+  api.createCache({ max: 10 }).set('c', '3')
+  const text = api.metricsText()
+  assert.deepEqual(promtool(text), { status: 0, output: '' })
+  const escaped = name.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+  assert.ok(text.split('\n').includes(`ultra_cache_entries{cache="${escaped}"} 2`), text)
+  const entries = parseExposition(text).get('ultra_cache_entries').values
+  assert.equal(entries[0].labels.cache, '', 'the unnamed caches come first')
+  assert.equal(entries.find((v) => v.labels.cache === name).value, 2)
+  const sum = entries.reduce((total, v) => total + v.value, 0)
+  assert.equal(sum, api.createMemoryManager().stats().caches.entries)
+})
+
+test('beyond limits.maxCacheLabels named caches, later ones count under cache=""', () => {
+  const script = `
+    const u = require(${JSON.stringify(packageDir)})
+    const { limits } = require(${JSON.stringify(path.join(packageDir, 'lib/config-table.json'))})
+    for (let i = 0; i < limits.maxCacheLabels + 2; i++) {
+      u.createCache({ max: 4, name: 'bound-' + String(i).padStart(3, '0') }).set('k', 'v')
+    }
+    const lines = u.metricsText().split('\\n').filter((l) => l.startsWith('ultra_cache_entries{'))
+    const labels = lines.map((l) => /cache="([^"]*)"/.exec(l)[1])
+    const sum = lines.reduce((total, l) => total + Number(l.split(' ')[1]), 0)
+    console.log(JSON.stringify({ labels, sum, max: limits.maxCacheLabels }))`
+  const out = child(script, {})
+  assert.ok(out.max > 0)
+  const expected = ['', ...Array.from({ length: out.max }, (_, i) => 'bound-' + String(i).padStart(3, '0'))]
+  assert.deepEqual(out.labels, expected)
+  assert.equal(out.sum, out.max + 2, 'the two beyond the bound are in cache=""')
 })
 
 /** Sends raw bytes on a new connection; resolves to everything received until the server closes. */

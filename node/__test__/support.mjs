@@ -86,3 +86,62 @@ export function vectorInput (length) {
   for (let i = 0; i < length; i++) bytes[i] = i % 251
   return bytes
 }
+
+/**
+ * @typedef {{ metricName: string, labels: Record<string, string>, value: number }} Sample
+ * @typedef {{ name: string, help: string, type: string, values: Sample[] }} Family
+ */
+
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
+
+/** @param {string} s an escaped label value or HELP text */
+function unescape (s) {
+  return s.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c))
+}
+
+/** @param {string} s */
+function number (s) {
+  if (s === '+Inf') return Infinity
+  if (s === '-Inf') return -Infinity
+  return Number(s)
+}
+
+/**
+ * Parses Prometheus text 0.0.4 into families, in order: the tests read the text the
+ * engines and prom-client write (the package itself never parses text back).
+ * @param {string} text
+ * @returns {Map<string, Family>}
+ */
+export function parseExposition (text) {
+  /** @type {Map<string, Family>} */
+  const families = new Map()
+  /** @type {Family | undefined} */
+  let current
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    if (line.startsWith('# HELP ')) {
+      const rest = line.slice(7)
+      const space = rest.indexOf(' ')
+      const name = rest.slice(0, space)
+      current = { name, help: unescape(rest.slice(space + 1)), type: 'untyped', values: [] }
+      families.set(name, current)
+    } else if (line.startsWith('# TYPE ')) {
+      const [name, type] = line.slice(7).split(' ')
+      current = families.get(name) ?? { name, help: name, type, values: [] }
+      current.type = type
+      families.set(name, current)
+    } else if (!line.startsWith('#') && current !== undefined) {
+      const brace = line.indexOf('{')
+      const space = line.lastIndexOf(' ')
+      const metricName = brace === -1 ? line.slice(0, space) : line.slice(0, brace)
+      /** @type {Record<string, string>} */
+      const labels = {}
+      if (brace !== -1) {
+        const body = line.slice(brace + 1, line.lastIndexOf('}'))
+        for (const [, key, value] of body.matchAll(LABEL)) labels[key] = unescape(value)
+      }
+      current.values.push({ metricName, labels, value: number(line.slice(space + 1)) })
+    }
+  }
+  return families
+}

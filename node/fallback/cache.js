@@ -271,4 +271,13 @@ function createCache (options) {
   return open
 }
 
-module.exports = { createCache }
+/**
+ * The named caches of this thread, in the order they were first opened (they live as long as
+ * the thread, as natively for the life of the process).
+ * @returns {IterableIterator<[string, FallbackCache]>}
+ */
+function namedCaches () {
+  return named.entries()
+}
+
+module.exports = { createCache, namedCaches }

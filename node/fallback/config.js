@@ -199,21 +199,22 @@ function effectiveConfig () {
 }
 
 /**
- * The `ultra_config_*` families of a configuration, as the native exporter
- * renders them (one gauge per variable that has one and is set).
+ * The `ultra_config_*` gauges of a configuration, as the native exporter
+ * shows them (one per variable that has one and is set), in base units.
  * @param {Readonly<Record<string, ConfigValue>>} config
- * @returns {string[]} one text block per family
+ * @returns {Array<[string, number]>} `[family name, value]`
  */
-function configFamilies (config) {
+function configGauges (config) {
+  /** @type {Array<[string, number]>} */
   const out = []
   for (const v of TABLE.variables) {
     const value = config[v.key]
     if (v.metric === null || value === null || typeof value === 'string') continue
     let n = typeof value === 'boolean' ? Number(value) : value
     if (v.metric.seconds) n = n < 0 ? -1 : n / 1000
-    out.push(`# HELP ${v.metric.name} ${v.metric.help}\n# TYPE ${v.metric.name} gauge\n${v.metric.name} ${n}`)
+    out.push([v.metric.name, n])
   }
   return out
 }
 
-module.exports = { resolve, initMemorySubsystem, effectiveConfig, configFamilies }
+module.exports = { resolve, initMemorySubsystem, effectiveConfig, configGauges }

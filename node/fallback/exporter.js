@@ -20,7 +20,9 @@ const path = require('node:path')
 const zlib = require('node:zlib')
 const { version } = require('../package.json')
 const { createMemoryManager, OWNERS } = require('./manager.js')
-const { effectiveConfig, configFamilies } = require('./config.js')
+const { effectiveConfig, configGauges } = require('./config.js')
+const { namedCaches } = require('./cache.js')
+const { limits } = require('../lib/config-table.json')
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -37,15 +39,104 @@ const LIMITS = Object.freeze({
 })
 
 /**
- * @param {string} name
- * @param {'gauge'|'counter'} type
- * @param {string} help
- * @param {Array<[string, number]>} samples `[labels text, value]`
+ * The families of the native table (`lib/families.json`, generated from the Rust exporter's
+ * table), by name: the fallback's samples carry the same names, HELP texts, types and labels.
  */
-function family (name, type, help, samples) {
-  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`]
-  for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
-  return lines.join('\n')
+const FAMILIES = new Map(require('../lib/families.json').families.map((f) => [f.name, f]))
+
+/**
+ * @typedef {{ metricName: string, labels: Record<string, string>, value: number }} Sample
+ * @typedef {{ name: string, help: string, type: string, values: Sample[] }} Family
+ */
+
+/**
+ * One cache figure per `cache` label, as natively: `""` for the unnamed caches and the named
+ * ones beyond `limits.maxCacheLabels` together (the total minus the labelled caches), then the
+ * first named caches under their names.
+ * @param {Record<string, number>} totals the figures summed over this thread's live caches
+ * @param {'entries' | 'bytes'} field
+ * @returns {Array<[Record<string, string>, number]>}
+ */
+function perCache (totals, field) {
+  /** @type {Array<[Record<string, string>, number]>} */
+  const labelled = []
+  let sum = 0
+  for (const [name, cache] of namedCaches()) {
+    if (labelled.length === limits.maxCacheLabels) break
+    const value = cache.stats()[field]
+    labelled.push([{ cache: name }, value])
+    sum += value
+  }
+  return [[{ cache: '' }, totals[field] - sum], ...labelled]
+}
+
+/**
+ * @param {number} [v8HeapBytes] the V8 heap's physical size (read here if not given)
+ * @returns {Family[]} every family JS can know, one fresh reading, in the table's order
+ *   (the order of `read` below; a test checks it)
+ */
+function familiesNow (v8HeapBytes) {
+  const config = effectiveConfig()
+  const s = createMemoryManager().stats()
+  const e = createMemoryManager().explain(v8HeapBytes ?? require('node:v8').getHeapStatistics().total_physical_size)
+  /** @type {Map<string, Array<[Record<string, string>, number]>>} samples by family */
+  const read = new Map([
+    ['ultra_build_info', [[{ version, jemalloc: 'false', attribution: 'false' }, 1]]],
+    ['ultra_arenas', [[{}, s.arenas.count]]],
+    ['ultra_arena_reserved_bytes', [[{}, s.arenas.reservedBytes]]],
+    ['ultra_arena_used_bytes', [[{}, s.arenas.usedBytes]]],
+    ['ultra_pools', [[{}, s.pools.count]]],
+    ['ultra_pool_buffers', [[{ state: 'idle' }, s.pools.idle], [{ state: 'in_use' }, s.pools.inUse]]],
+    ['ultra_caches', [[{}, s.caches.count]]],
+    ['ultra_cache_entries', perCache(s.caches, 'entries')],
+    ['ultra_cache_bytes', perCache(s.caches, 'bytes')]
+  ])
+  for (const [name, value] of configGauges(config)) read.set(name, [[{}, value]])
+  /** @type {Array<[Record<string, string>, number]>} */
+  const resident = []
+  for (const [key, label] of Object.entries(OWNERS)) {
+    if (e.owners[key] !== null) resident.push([{ owner: label }, e.owners[key]])
+  }
+  resident.push([{ owner: 'unattributed' }, e.unattributedBytes])
+  read.set('ultra_resident_bytes', resident)
+  /** @type {Family[]} */
+  const out = []
+  for (const [name, samples] of read) {
+    const family = FAMILIES.get(name)
+    if (family === undefined) throw new Error(`metricsSamples: ${name} is not in lib/families.json`)
+    const values = samples.map(([labels, value]) => ({ metricName: name, labels, value }))
+    out.push({ name, help: family.help, type: family.type, values })
+  }
+  return out
+}
+
+/** @param {string} s @returns {string} a label value as the text format quotes it */
+function escapeLabel (s) {
+  return s.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))
+}
+
+/** @param {string} s @returns {string} a HELP text as the text format writes it */
+function escapeHelp (s) {
+  return s.replace(/[\\\n]/g, (c) => (c === '\n' ? '\\n' : '\\\\'))
+}
+
+/**
+ * Prometheus text 0.0.4 of families, written from their samples (as natively: a blank line
+ * after each family).
+ * @param {Family[]} families
+ * @returns {string}
+ */
+function exposition (families) {
+  let out = ''
+  for (const f of families) {
+    out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`
+    for (const v of f.values) {
+      const labels = Object.entries(v.labels).map(([k, l]) => `${k}="${escapeLabel(l)}"`).join(',')
+      out += `${v.metricName}${labels === '' ? '' : `{${labels}}`} ${v.value}\n`
+    }
+    out += '\n'
+  }
+  return out
 }
 
 /**
@@ -53,30 +144,40 @@ function family (name, type, help, samples) {
  * @returns {string} every family JS can know, one fresh reading
  */
 function metricsText (v8HeapBytes) {
-  const config = effectiveConfig()
-  const s = createMemoryManager().stats()
-  const e = createMemoryManager().explain(v8HeapBytes ?? require('node:v8').getHeapStatistics().total_physical_size)
-  /** @type {Array<[string, number]>} */
-  const resident = []
-  for (const [key, label] of Object.entries(OWNERS)) {
-    if (e.owners[key] !== null) resident.push([`{owner="${label}"}`, e.owners[key]])
+  return exposition(familiesNow(v8HeapBytes))
+}
+
+/**
+ * The engine's `metricsSamples()`: the families of one reading packed as the native engine
+ * packs them (`[strings, numbers]`, which `lib/exporter.js` unpacks).
+ * @param {number} [v8HeapBytes]
+ * @returns {[string[], number[]]}
+ */
+function metricsSamples (v8HeapBytes) {
+  /** @type {Map<string, number>} */
+  const index = new Map()
+  /** @type {string[]} */
+  const strings = []
+  const id = (/** @type {string} */ text) => {
+    let i = index.get(text)
+    if (i === undefined) {
+      i = strings.push(text) - 1
+      index.set(text, i)
+    }
+    return i
   }
-  resident.push(['{owner="unattributed"}', e.unattributedBytes])
-  return [
-    family('ultra_build_info', 'gauge', 'Always 1; what was compiled in (the pure-JS fallback: no jemalloc, no attribution).',
-      [[`{version="${version}",jemalloc="false",attribution="false"}`, 1]]),
-    family('ultra_arenas', 'gauge', 'Live bump arenas.', [['', s.arenas.count]]),
-    family('ultra_arena_reserved_bytes', 'gauge', 'Bytes reserved in arena chunks.', [['', s.arenas.reservedBytes]]),
-    family('ultra_arena_used_bytes', 'gauge', "Bytes handed out since the arenas' last reset.", [['', s.arenas.usedBytes]]),
-    family('ultra_pools', 'gauge', 'Live buffer pools.', [['', s.pools.count]]),
-    family('ultra_pool_buffers', 'gauge', 'Pooled buffers held for reuse (idle) or handed out (in_use).',
-      [['{state="idle"}', s.pools.idle], ['{state="in_use"}', s.pools.inUse]]),
-    family('ultra_caches', 'gauge', 'Live caches.', [['', s.caches.count]]),
-    family('ultra_cache_entries', 'gauge', 'Entries held by caches.', [['', s.caches.entries]]),
-    family('ultra_cache_bytes', 'gauge', 'Weight of the entries held by caches.', [['', s.caches.bytes]]),
-    ...configFamilies(config),
-    family('ultra_resident_bytes', 'gauge', 'Resident bytes of the process by owner (the fallback knows code and v8_heap) plus unattributed, the rest; the series of one scrape sum to the RSS of that reading.', resident)
-  ].join('\n') + '\n'
+  /** @type {number[]} */
+  const numbers = []
+  for (const f of familiesNow(v8HeapBytes)) {
+    numbers.push(id(f.name), id(f.help), id(f.type), f.values.length)
+    for (const v of f.values) {
+      const labels = Object.entries(v.labels)
+      numbers.push(id(v.metricName), labels.length)
+      for (const [k, l] of labels) numbers.push(id(k), id(l))
+      numbers.push(v.value)
+    }
+  }
+  return [strings, numbers]
 }
 
 /** @param {number} pid @returns {boolean} whether a process with this pid runs */
@@ -244,4 +345,4 @@ function exporterClosed (id) {
   return !servers.has(id)
 }
 
-module.exports = { metricsText, startExporter, stopExporter, exporterClosed, LIMITS }
+module.exports = { metricsText, metricsSamples, exposition, startExporter, stopExporter, exporterClosed, LIMITS }

@@ -15,7 +15,7 @@ const { validateJson, parseJson, jsonPointer, minifyJson } = require('./json.js'
 const { createMemoryArena } = require('./arena.js')
 const { createObjectPool } = require('./pool.js')
 const { createMemoryManager } = require('./manager.js')
-const { metricsText, startExporter, stopExporter, exporterClosed } = require('./exporter.js')
+const { metricsText, metricsSamples, startExporter, stopExporter, exporterClosed } = require('./exporter.js')
 const { initMemorySubsystem } = require('./config.js')
 const { heapProfile, setHeapProfiling, heapProfileStatus } = require('./profile.js')
 
@@ -38,6 +38,7 @@ module.exports = {
   createObjectPool,
   createMemoryManager,
   metricsText,
+  metricsSamples,
   startExporter,
   stopExporter,
   exporterClosed,

@@ -33,6 +33,7 @@ const ENGINE_FUNCTIONS = Object.freeze([
   'createObjectPool',
   'createMemoryManager',
   'metricsText',
+  'metricsSamples',
   'startExporter',
   'stopExporter',
   'exporterClosed',

@@ -24,55 +24,38 @@ const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
  * @typedef {{ name: string, help: string, type: string, values: Sample[] }} Family
  */
 
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
-
-/** @param {string} s an escaped label value or HELP text */
-function unescape (s) {
-  return s.replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c))
-}
-
-/** @param {string} s */
-function number (s) {
-  if (s === '+Inf') return Infinity
-  if (s === '-Inf') return -Infinity
-  return Number(s)
-}
-
 /**
- * Parses Prometheus text 0.0.4 as ultra renders it into families, in order.
- * @param {string} text
- * @returns {Map<string, Family>}
+ * Unpacks an engine's `metricsSamples()`: `[strings, numbers]`, where `numbers` (a Buffer of
+ * native-endian doubles, or an array) holds per family the indexes of its name, HELP and type
+ * in `strings` and its sample count, then per sample the index of its series name, its label
+ * count, a key and value index per label, and its value (see the addon's `metricsSamples`).
+ * @param {[string[], Uint8Array | number[]]} packed
+ * @returns {Map<string, Family>} the families in table order
  */
-function parseExposition (text) {
+function unpackSamples ([strings, packed]) {
+  let numbers = packed
+  if (ArrayBuffer.isView(packed)) {
+    const bytes = packed.byteOffset % 8 === 0 ? packed : packed.slice()
+    numbers = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
+  }
   /** @type {Map<string, Family>} */
   const families = new Map()
-  /** @type {Family | undefined} */
-  let current
-  for (const line of text.split('\n')) {
-    if (line === '') continue
-    if (line.startsWith('# HELP ')) {
-      const rest = line.slice(7)
-      const space = rest.indexOf(' ')
-      const name = rest.slice(0, space)
-      current = { name, help: unescape(rest.slice(space + 1)), type: 'untyped', values: [] }
-      families.set(name, current)
-    } else if (line.startsWith('# TYPE ')) {
-      const [name, type] = line.slice(7).split(' ')
-      current = families.get(name) ?? { name, help: name, type, values: [] }
-      current.type = type
-      families.set(name, current)
-    } else if (!line.startsWith('#') && current !== undefined) {
-      const brace = line.indexOf('{')
-      const space = line.lastIndexOf(' ')
-      const metricName = brace === -1 ? line.slice(0, space) : line.slice(0, brace)
+  let i = 0
+  while (i < numbers.length) {
+    const name = strings[numbers[i]]
+    const family = { name, help: strings[numbers[i + 1]], type: strings[numbers[i + 2]], values: [] }
+    let count = numbers[i + 3]
+    i += 4
+    for (; count > 0; count--) {
+      const metricName = strings[numbers[i]]
       /** @type {Record<string, string>} */
       const labels = {}
-      if (brace !== -1) {
-        const body = line.slice(brace + 1, line.lastIndexOf('}'))
-        for (const [, key, value] of body.matchAll(LABEL)) labels[key] = unescape(value)
-      }
-      current.values.push({ metricName, labels, value: number(line.slice(space + 1)) })
+      let n = numbers[i + 1]
+      i += 2
+      for (; n > 0; n--, i += 2) labels[strings[numbers[i]]] = strings[numbers[i + 1]]
+      family.values.push({ metricName, labels, value: numbers[i++] })
     }
+    families.set(name, family)
   }
   return families
 }
@@ -116,8 +99,9 @@ function closedPromise (engine, id) {
  */
 function exporterApi (engine) {
   /**
-   * One render per scrape: prom-client calls every collector's `get()` in one
-   * synchronous loop, so a parse kept until the next microtask serves all of them.
+   * One reading per scrape: prom-client calls every collector's `get()` in one
+   * synchronous loop, so the engine's samples (structured, never text parsed back)
+   * kept until the next microtask serve all of them.
    */
   let turn = null
   /** Ids of this API's servers not yet closed, stopped at process exit. */
@@ -125,7 +109,7 @@ function exporterApi (engine) {
   let exitHooked = false
   function familiesNow () {
     if (turn === null) {
-      turn = parseExposition(engine.metricsText(v8HeapBytes()))
+      turn = unpackSamples(engine.metricsSamples(v8HeapBytes()))
       queueMicrotask(() => { turn = null })
     }
     return turn
@@ -235,4 +219,4 @@ function exporterApi (engine) {
   }
 }
 
-module.exports = { exporterApi, parseExposition }
+module.exports = { exporterApi, unpackSamples }

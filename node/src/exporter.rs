@@ -1,8 +1,10 @@
 //! Prometheus metrics for JS, on `ultra_exporter`.
 //!
 //! - `metricsText()`: one render of every `ultra_*` family from a fresh snapshot, for hosts
-//!   that already serve `/metrics` (and for the prom-client integration of `lib/exporter.js`,
-//!   which parses it).
+//!   that already serve `/metrics`.
+//! - `metricsSamples()`: the same scrape as values, family by family, packed (see the
+//!   function), for the prom-client integration of `lib/exporter.js`: nothing is rendered as
+//!   text and parsed back.
 //! - `startExporter(host, port)`: the exporter's own loopback HTTP listener, on threads of its
 //!   own, so a scrape is answered even while the JS event loop is busy. Returns
 //!   `{ id, host, port }` (the bound address; port 0 picks a free port); defaults and
@@ -16,6 +18,7 @@
 //! Servers are process-wide (a worker may stop a server another thread started); they are
 //! kept in a table by id, so nothing native is tied to a JS object's lifetime.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -66,6 +69,78 @@ pub fn metrics_text(env: Env, [v8]: [Val; 1]) -> R<Val> {
         _ => exporter()?.render(),
     };
     raw::string_utf8(env, text.as_bytes())
+}
+
+/// `metricsSamples(v8HeapBytes?)`: the samples of one scrape, grouped by family in table
+/// order, packed as `[strings, numbers]` (`lib/exporter.js` unpacks it; building one JS object
+/// per sample through N-API cost ~1 µs each): `strings` holds each distinct text once, and
+/// `numbers` (a Buffer of native-endian f64) is, per family, `name, help, type` (indexes into
+/// `strings`) and its sample count, then per sample `metricName`, its label count, a `key,
+/// value` index pair per label, and the value. Families without samples (absent in this build
+/// or state) are left out. `v8HeapBytes` as for `metricsText`.
+pub fn metrics_samples(env: Env, [v8]: [Val; 1]) -> R<Val> {
+    let samples = match raw::number(env, v8)? {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => exporter()?.samples_with_v8(n as u64),
+        _ => exporter()?.samples(),
+    };
+    let mut strings = Strings::default();
+    let mut numbers: Vec<f64> = Vec::with_capacity(samples.len() * 6);
+    let mut rest = &samples[..];
+    while let Some(first) = rest.first() {
+        let info = ultra_exporter::family(first.family)
+            .ok_or_else(|| Fail::Error(format!("metricsSamples: {}", first.family)))?;
+        let len = rest
+            .iter()
+            .position(|s| s.family != first.family)
+            .unwrap_or(rest.len());
+        let (family, after) = rest.split_at(len);
+        numbers.extend([
+            strings.id(info.name),
+            strings.id(info.help),
+            strings.id(info.kind.as_str()),
+            len as f64,
+        ]);
+        for s in family {
+            numbers.extend([strings.id(&s.name), s.labels.len() as f64]);
+            for (k, v) in &s.labels {
+                numbers.extend([strings.id(k), strings.id(v)]);
+            }
+            numbers.push(s.value);
+        }
+        rest = after;
+    }
+    let texts = raw::array(env, strings.list.len())?;
+    for (i, text) in strings.list.iter().enumerate() {
+        let index = u32::try_from(i).map_err(|_| Fail::Error("metricsSamples: too many".into()))?;
+        raw::set_index(env, texts, index, raw::string_utf8(env, text.as_bytes())?)?;
+    }
+    let packed = raw::buffer_filled(env, numbers.len() * 8, |bytes| {
+        for (chunk, n) in bytes.chunks_exact_mut(8).zip(&numbers) {
+            chunk.copy_from_slice(&n.to_ne_bytes());
+        }
+    })?;
+    let out = raw::array(env, 2)?;
+    raw::set_index(env, out, 0, texts)?;
+    raw::set_index(env, out, 1, packed)?;
+    Ok(out)
+}
+
+/// Distinct texts in first-seen order, each with its index.
+#[derive(Default)]
+struct Strings<'a> {
+    list: Vec<&'a str>,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Strings<'a> {
+    fn id(&mut self, text: &'a str) -> f64 {
+        let next = self.list.len();
+        let i = *self.index.entry(text).or_insert(next);
+        if i == next {
+            self.list.push(text);
+        }
+        i as f64
+    }
 }
 
 /// `startExporter(host?, port?)`: serves `GET /metrics` on `host:port` (defaults from
@@ -157,6 +232,7 @@ pub fn exporter_closed(env: Env, [id]: [Val; 1]) -> R<Val> {
 }
 
 glue::function!(metrics_text_cb, 1, metrics_text);
+glue::function!(metrics_samples_cb, 1, metrics_samples);
 glue::function!(start_exporter_cb, 2, start_exporter);
 glue::function!(stop_exporter_cb, 1, stop_exporter);
 glue::function!(exporter_closed_cb, 1, exporter_closed);
@@ -164,6 +240,7 @@ glue::function!(exporter_closed_cb, 1, exporter_closed);
 /// The functions of this module, by JS name.
 pub const FUNCTIONS: &[(&std::ffi::CStr, glue::Callback)] = &[
     (c"metricsText", metrics_text_cb),
+    (c"metricsSamples", metrics_samples_cb),
     (c"startExporter", start_exporter_cb),
     (c"stopExporter", stop_exporter_cb),
     (c"exporterClosed", exporter_closed_cb),

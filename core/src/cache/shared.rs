@@ -104,6 +104,24 @@ impl SharedCache {
         reg.iter().filter_map(|(_, w)| w.upgrade()).collect()
     }
 
+    /// The figures of the live named caches, `(name, stats)`, in the order their names were
+    /// first opened, at most `limit` of them (per-cache metrics bound their label values:
+    /// `ultra_alloc::config::MAX_CACHE_LABELS`). Each cache's figures are read under its lock;
+    /// read them before [`caches_total`](super::caches_total) and every counter of the total
+    /// is at least the sum of theirs.
+    pub fn named_stats(limit: usize) -> Vec<(Box<str>, CacheStats)> {
+        let live: Vec<Arc<SharedCache>> = {
+            let reg = REGISTRY.lock();
+            reg.iter()
+                .filter_map(|(_, w)| w.upgrade())
+                .take(limit)
+                .collect()
+        };
+        live.iter()
+            .map(|c| (c.name().unwrap_or_default().into(), c.stats()))
+            .collect()
+    }
+
     /// The name given to [`SharedCache::named`], if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()

@@ -283,6 +283,36 @@ fn named_caches_are_shared_and_checked() {
 }
 
 #[test]
+fn named_stats_reads_each_live_named_cache_in_creation_order() {
+    let o = opts(Some(16), None, None);
+    let first = SharedCache::named("tests/stats-1", o).unwrap();
+    let second = SharedCache::named("tests/stats-2", o).unwrap();
+    first.set("k", "v", None).unwrap();
+    assert!(first.get("k").is_some());
+    assert!(second.get("k").is_none());
+    // Other tests open named caches concurrently: look at ours only.
+    let ours = |all: Vec<(Box<str>, CacheStats)>| -> Vec<(String, u64, u64)> {
+        all.into_iter()
+            .filter(|(n, _)| n.starts_with("tests/stats-"))
+            .map(|(n, s)| (n.into(), s.hits, s.misses))
+            .collect()
+    };
+    assert_eq!(
+        ours(SharedCache::named_stats(usize::MAX)),
+        [
+            ("tests/stats-1".into(), 1, 0),
+            ("tests/stats-2".into(), 0, 1)
+        ]
+    );
+    assert!(SharedCache::named_stats(0).is_empty());
+    drop(first);
+    assert_eq!(
+        ours(SharedCache::named_stats(usize::MAX)),
+        [("tests/stats-2".into(), 0, 1)]
+    );
+}
+
+#[test]
 fn shared_cache_under_four_threads() {
     const THREADS: usize = 4;
     const KEYS: usize = 64;

@@ -51,7 +51,7 @@ use crate::file_sd::Registration;
 use crate::{Exporter, ExporterError};
 
 /// `Content-Type` of the Prometheus text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE: &str = crate::Format::Prometheus.content_type();
 
 /// First pause of the accept loop after an error; doubled up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(5);
@@ -65,8 +65,8 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// add one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
-    /// `/metrics`: [`Exporter::render`].
-    Metrics,
+    /// `/metrics`: [`Exporter::render`], in the format the `Accept` header asks for.
+    Metrics(crate::Format),
     /// `/debug/pprof/heap`: `ultra_alloc::profile::heap_profile`, `404` when profiling is off.
     HeapProfile,
 }
@@ -74,7 +74,7 @@ pub(crate) enum Route {
 /// The route of `path`, if any.
 pub(crate) fn route(path: &str) -> Option<Route> {
     match path {
-        "/metrics" => Some(Route::Metrics),
+        "/metrics" => Some(Route::Metrics(crate::Format::Prometheus)),
         "/debug/pprof/heap" => Some(Route::HeapProfile),
         _ => None,
     }
@@ -437,7 +437,7 @@ async fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Body> {
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return r;
     }
-    let Some(route) = route(req.uri().path()) else {
+    let Some(mut route) = route(req.uri().path()) else {
         return plain(
             StatusCode::NOT_FOUND,
             "not found: metrics are served at /metrics (heap profiles at /debug/pprof/heap)\n",
@@ -452,6 +452,13 @@ async fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Body> {
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    if let Route::Metrics(format) = &mut route {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        *format = crate::Format::from_accept(accept);
+    }
     match shared.renders.render(route, accepts_gzip(req)).await {
         Ok(rendered) => {
             let mut r = Response::new(Full::new(rendered.body));
@@ -463,7 +470,10 @@ async fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Body> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(rendered.content_type),
             );
-            h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            h.insert(
+                header::VARY,
+                HeaderValue::from_static("Accept-Encoding, Accept"),
+            );
             if rendered.gzip {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }

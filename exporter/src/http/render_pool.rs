@@ -15,7 +15,7 @@ use flate2::Compression;
 use tokio::sync::oneshot;
 use ultra_alloc::Subsystem;
 
-use super::{Route, CONTENT_TYPE};
+use super::Route;
 use crate::Exporter;
 
 /// What a render thread hands back.
@@ -154,15 +154,15 @@ fn worker(
 }
 
 fn render(exporter: &Exporter, route: Route, gzip: bool) -> Result<Rendered, String> {
-    let text = match route {
-        Route::Metrics => exporter.render(),
+    let (text, content_type) = match route {
+        Route::Metrics(format) => (exporter.render_as(format), format.content_type()),
         Route::HeapProfile => return heap_profile(),
     };
     if !gzip {
         return Ok(Rendered {
             body: Bytes::from(text),
             gzip: false,
-            content_type: CONTENT_TYPE,
+            content_type,
             found: true,
         });
     }
@@ -173,7 +173,7 @@ fn render(exporter: &Exporter, route: Route, gzip: bool) -> Result<Rendered, Str
         .map(|body| Rendered {
             body: Bytes::from(body),
             gzip: true,
-            content_type: CONTENT_TYPE,
+            content_type,
             found: true,
         })
         .map_err(|e| format!("gzip failed: {e}"))
@@ -208,6 +208,7 @@ const PPROF_CONTENT_TYPE: &str = "application/octet-stream";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::CONTENT_TYPE;
     use std::sync::mpsc::channel;
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -240,12 +241,15 @@ mod tests {
         let pool = Arc::new(pool);
         let first = {
             let pool = pool.clone();
-            std::thread::spawn(move || block_on(pool.render(Route::Metrics, false)).map(|r| r.body))
+            std::thread::spawn(move || {
+                block_on(pool.render(Route::Metrics(crate::Format::Prometheus), false))
+                    .map(|r| r.body)
+            })
         };
         entered.recv().expect("the first render runs");
         // One in flight = the cap: the next is refused at once.
         assert!(matches!(
-            block_on(pool.render(Route::Metrics, false)),
+            block_on(pool.render(Route::Metrics(crate::Format::Prometheus), false)),
             Err(RenderError::Busy)
         ));
         release.send(()).expect("release");
@@ -254,13 +258,13 @@ mod tests {
             Some(Bytes::from_static(b"ok"))
         );
         // The slot is free again; a panicking render is an error, and the thread survives it.
-        match block_on(pool.render(Route::Metrics, true)) {
+        match block_on(pool.render(Route::Metrics(crate::Format::Prometheus), true)) {
             Err(RenderError::Failed(why)) => assert!(why.contains("boom"), "{why}"),
             _ => panic!("a panic is a failed render"),
         }
         let again = std::thread::spawn({
             let pool = pool.clone();
-            move || block_on(pool.render(Route::Metrics, false)).is_ok()
+            move || block_on(pool.render(Route::Metrics(crate::Format::Prometheus), false)).is_ok()
         });
         entered.recv().expect("the thread still renders");
         release.send(()).expect("release");
