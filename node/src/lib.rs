@@ -53,7 +53,7 @@
 //! | `pool` | `createObjectPool` | `ultra_alloc::BufferPool` |
 //! | `memory` | `createMemoryManager`, `initMemorySubsystem`, `getCoreVersion` | `ultra_core::Snapshot`, `ultra_alloc::Config` |
 //! | `profile` | `heapProfile`, `setHeapProfiling`, `heapProfileStatus` | `ultra_alloc::profile` (jemalloc's sampling heap profiler, as pprof) |
-//! | `exporter` | `metricsText`, `startExporter`, `stopExporter`, `exporterClosed` | `ultra_exporter` (the family table, the loopback listener) |
+//! | `exporter` | `metricsText`, `metricsSamples`, `startExporter`, `stopExporter`, `exporterClosed` | `ultra_exporter` (the family table, the loopback listener) |
 //!
 //! # Rules kept here
 //!
