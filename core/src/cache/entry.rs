@@ -97,6 +97,7 @@ impl Entry {
     }
 
     /// The entry's TTL in ns; 0 = never expires, `u64::MAX` = saturated (never, too).
+    #[inline]
     pub(super) fn ttl_ns(&self) -> u64 {
         match self.ttl_kind & !KIND_BIT {
             TTL_SATURATED => u64::MAX,
@@ -104,6 +105,7 @@ impl Entry {
         }
     }
 
+    #[inline]
     pub(super) fn kind(&self) -> ValueKind {
         if self.ttl_kind & KIND_BIT == 0 {
             ValueKind::Str
@@ -113,6 +115,7 @@ impl Entry {
     }
 
     /// A borrowed view of the value.
+    #[inline]
     pub(super) fn value(&self) -> ValueRef<'_> {
         ValueRef {
             kind: self.kind(),
@@ -123,6 +126,7 @@ impl Entry {
     /// Calls `f` with the value as a [`Value`], without copying it: its bytes move into a
     /// `Value` for the call and back afterwards (also if `f` unwinds). Moving a box allocates
     /// nothing, and the empty box left behind meanwhile is no allocation either.
+    #[inline]
     pub(super) fn lend<R>(&mut self, f: impl FnOnce(&Value) -> R) -> R {
         /// Puts the bytes back into the entry when dropped.
         struct Lent<'a> {
@@ -130,6 +134,7 @@ impl Entry {
             value: Value,
         }
         impl Drop for Lent<'_> {
+            #[inline]
             fn drop(&mut self) {
                 *self.slot = std::mem::take(&mut self.value.data);
             }
@@ -145,6 +150,7 @@ impl Entry {
         f(&lent.value)
     }
 
+    #[inline]
     pub(super) fn expired(&self, now: u64) -> bool {
         now > self.expires_at
     }
