@@ -120,7 +120,17 @@ impl Cache {
         read: ReadOptions,
         f: impl FnOnce(&Value) -> R,
     ) -> Option<R> {
-        let key = key.as_ref();
+        self.get_entry(key.as_ref(), read, |e| e.lend(f))
+    }
+
+    /// [`Cache::get_with_options`], `f` seeing the entry itself.
+    #[inline]
+    fn get_entry<R>(
+        &mut self,
+        key: &[u8],
+        read: ReadOptions,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
         // No scope: a look-up allocates nothing, and a free is debited from the block's own
         // subsystem wherever it happens. The clock is read only for an entry that expires.
         // An entry that may stay in place while expired is looked up without promoting it.
@@ -137,7 +147,7 @@ impl Cache {
         if e.ttl_ns() != 0 {
             let now = duration_ns(clock.now());
             if e.expired(now) {
-                let r = read.allow_stale.then(|| e.lend(f));
+                let r = read.allow_stale.then(|| f(e));
                 if !read.keep_stale {
                     self.remove_expired(key);
                 }
@@ -148,7 +158,7 @@ impl Cache {
                 e.expires_at = expiry(now, e.ttl_ns());
             }
         }
-        let r = e.lend(f);
+        let r = f(e);
         if read.keep_stale {
             self.lru.promote(key);
         }
@@ -159,7 +169,8 @@ impl Cache {
     /// A copy of the live value of `key` (allocated in the caller's scope); see
     /// [`Cache::get_with`].
     pub fn get(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> Option<Value> {
-        self.get_with(key, Value::clone)
+        let read = self.read;
+        self.get_entry(key.as_ref(), read, |e| e.value().to_value())
     }
 
     /// Like [`Cache::get_with`], but leaves recency and age alone (and, without
@@ -183,17 +194,27 @@ impl Cache {
         read: ReadOptions,
         f: impl FnOnce(&Value) -> R,
     ) -> Option<R> {
-        let key = key.as_ref();
+        self.peek_entry(key.as_ref(), read, |e| e.lend(f))
+    }
+
+    /// [`Cache::peek_with_options`], `f` seeing the entry itself.
+    #[inline]
+    fn peek_entry<R>(
+        &mut self,
+        key: &[u8],
+        read: ReadOptions,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
         // No scope and no clock read without a TTL, as in `get_with`.
         let policy = self.limits.policy;
         let clock = &self.clock;
         let (r, live) = match self.lru.peek_mut(key) {
             None => (None, false),
             Some(e) if e.ttl_ns() == 0 || !e.expired(duration_ns(clock.now())) => {
-                (Some(e.lend(f)), true)
+                (Some(f(e)), true)
             }
             Some(e) => {
-                let r = read.allow_stale.then(|| e.lend(f));
+                let r = read.allow_stale.then(|| f(e));
                 if policy.peeks_remove_stale && !read.keep_stale {
                     self.remove_expired(key);
                 }
@@ -212,7 +233,8 @@ impl Cache {
 
     /// A copy of the live value of `key`, leaving recency and age alone.
     pub fn peek(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> Option<Value> {
-        self.peek_with(key, Value::clone)
+        let read = self.read;
+        self.peek_entry(key.as_ref(), read, |e| e.value().to_value())
     }
 
     /// Whether `key` has a live entry; counts a hit or a miss (with
