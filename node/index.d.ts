@@ -110,7 +110,7 @@ export interface CacheOptions {
   max?: number
   /**
    * Most bytes kept, counted as what the cache really holds: each entry weighs its key and
-   * value in UTF-8 bytes plus a fixed per-entry overhead (150 on 64-bit: list node, TTL state
+   * value in UTF-8 bytes plus a fixed per-entry overhead (142 on 64-bit: list node, TTL state
    * and its share of the hash index, counted at its largest), so the native cache's memory
    * (`subsystems.cache.liveBytes`) stays within `maxBytes`. At least that overhead.
    */

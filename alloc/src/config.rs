@@ -50,7 +50,7 @@ pub const MAX_CACHE_ENTRIES: i64 = 1 << 24;
 /// one on the memory the cache really holds. ultra-core derives the figure from its entry's
 /// layout and fails to compile if the two disagree; the Node fallback weighs entries with it
 /// (through the generated `config-table.json`, `limits`).
-pub const CACHE_ENTRY_OVERHEAD: i64 = 150;
+pub const CACHE_ENTRY_OVERHEAD: i64 = 142;
 /// Longest name of a named cache, in UTF-16 code units (JS string length).
 pub const MAX_CACHE_NAME_LENGTH: i64 = 256;
 /// Largest BLAKE3 output the Node API hands out (1 MiB; BLAKE3's output is extendable).

@@ -46,7 +46,7 @@ fn value(i: usize) -> Vec<u8> {
 #[test]
 fn bytes_agree_with_the_allocator() {
     #[cfg(target_pointer_width = "64")]
-    assert_eq!((ultra_core::cache::NODE_BYTES, ENTRY_OVERHEAD), (72, 150));
+    assert_eq!((ultra_core::cache::NODE_BYTES, ENTRY_OVERHEAD), (64, 142));
     let Some(before) = cache_live() else {
         eprintln!("attribution feature off: nothing to compare");
         return;

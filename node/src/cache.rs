@@ -502,7 +502,7 @@ fn entries(env: Env, this: &mut NativeCache, [flags]: [Val; 1]) -> R<Val> {
     // Copied out first, so that a shared cache's lock is not held while V8 allocates.
     let copied: Vec<_> = this.with(|c| {
         c.entries(bits & 1 != 0)
-            .map(|e| (Box::<[u8]>::from(e.key), e.value.clone(), e.ttl, e.age))
+            .map(|e| (Box::<[u8]>::from(e.key), e.value, e.ttl, e.age))
             .collect()
     });
     let per = if timing { 4 } else { 2 };

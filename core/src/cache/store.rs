@@ -120,7 +120,17 @@ impl Cache {
         read: ReadOptions,
         f: impl FnOnce(&Value) -> R,
     ) -> Option<R> {
-        let key = key.as_ref();
+        self.get_entry(key.as_ref(), read, |e| e.lend(f))
+    }
+
+    /// [`Cache::get_with_options`], `f` seeing the entry itself.
+    #[inline]
+    fn get_entry<R>(
+        &mut self,
+        key: &[u8],
+        read: ReadOptions,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
         // No scope: a look-up allocates nothing, and a free is debited from the block's own
         // subsystem wherever it happens. The clock is read only for an entry that expires.
         // An entry that may stay in place while expired is looked up without promoting it.
@@ -134,10 +144,10 @@ impl Cache {
             self.book.miss();
             return None;
         };
-        if e.ttl_ns != 0 {
+        if e.ttl_ns() != 0 {
             let now = duration_ns(clock.now());
             if e.expired(now) {
-                let r = read.allow_stale.then(|| f(&e.value));
+                let r = read.allow_stale.then(|| f(e));
                 if !read.keep_stale {
                     self.remove_expired(key);
                 }
@@ -145,10 +155,10 @@ impl Cache {
                 return r;
             }
             if read.update_age {
-                e.expires_at = expiry(now, e.ttl_ns);
+                e.expires_at = expiry(now, e.ttl_ns());
             }
         }
-        let r = f(&e.value);
+        let r = f(e);
         if read.keep_stale {
             self.lru.promote(key);
         }
@@ -159,7 +169,8 @@ impl Cache {
     /// A copy of the live value of `key` (allocated in the caller's scope); see
     /// [`Cache::get_with`].
     pub fn get(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> Option<Value> {
-        self.get_with(key, Value::clone)
+        let read = self.read;
+        self.get_entry(key.as_ref(), read, |e| e.value().to_value())
     }
 
     /// Like [`Cache::get_with`], but leaves recency and age alone (and, without
@@ -183,17 +194,27 @@ impl Cache {
         read: ReadOptions,
         f: impl FnOnce(&Value) -> R,
     ) -> Option<R> {
-        let key = key.as_ref();
+        self.peek_entry(key.as_ref(), read, |e| e.lend(f))
+    }
+
+    /// [`Cache::peek_with_options`], `f` seeing the entry itself.
+    #[inline]
+    fn peek_entry<R>(
+        &mut self,
+        key: &[u8],
+        read: ReadOptions,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
         // No scope and no clock read without a TTL, as in `get_with`.
         let policy = self.limits.policy;
         let clock = &self.clock;
-        let (r, live) = match self.lru.peek(key) {
+        let (r, live) = match self.lru.peek_mut(key) {
             None => (None, false),
-            Some(e) if e.ttl_ns == 0 || !e.expired(duration_ns(clock.now())) => {
-                (Some(f(&e.value)), true)
+            Some(e) if e.ttl_ns() == 0 || !e.expired(duration_ns(clock.now())) => {
+                (Some(f(e)), true)
             }
             Some(e) => {
-                let r = read.allow_stale.then(|| f(&e.value));
+                let r = read.allow_stale.then(|| f(e));
                 if policy.peeks_remove_stale && !read.keep_stale {
                     self.remove_expired(key);
                 }
@@ -212,7 +233,8 @@ impl Cache {
 
     /// A copy of the live value of `key`, leaving recency and age alone.
     pub fn peek(&mut self, key: &(impl AsRef<[u8]> + ?Sized)) -> Option<Value> {
-        self.peek_with(key, Value::clone)
+        let read = self.read;
+        self.peek_entry(key.as_ref(), read, |e| e.value().to_value())
     }
 
     /// Whether `key` has a live entry; counts a hit or a miss (with
@@ -240,7 +262,7 @@ impl Cache {
         let found = self.peek_with_options(key, read, |_| ()).is_some();
         if found {
             if let Some(e) = self.lru.peek_mut(key) {
-                e.expires_at = expiry(now, e.ttl_ns);
+                e.expires_at = expiry(now, e.ttl_ns());
             }
         }
         found
@@ -321,9 +343,7 @@ impl Cache {
             Some(e) => {
                 let old = e.weight(key, weigher);
                 let was_expired = e.expired(now);
-                e.value = value.to_value();
-                e.ttl_ns = ttl_ns;
-                e.expires_at = expires_at;
+                e.replace(value, ttl_ns, expires_at);
                 if was_expired {
                     self.book.removed(1, old, Some(EvictionReason::Expired));
                     self.book.inserted(weight);
@@ -334,11 +354,7 @@ impl Cache {
                 }
             }
             None => {
-                let entry = Entry {
-                    value: value.to_value(),
-                    ttl_ns,
-                    expires_at,
-                };
+                let entry = Entry::new(value, ttl_ns, expires_at);
                 self.lru.push(Box::from(key), entry);
                 self.book.inserted(weight);
                 self.high_water = self.high_water.max(self.lru.len());
@@ -450,7 +466,7 @@ impl Cache {
             }
             return None;
         }
-        Some(if e.ttl_ns == 0 || e.expires_at == u64::MAX {
+        Some(if e.ttl_ns() == 0 || e.expires_at == u64::MAX {
             RemainingTtl::NoExpiry
         } else {
             RemainingTtl::Expires(Duration::from_nanos(e.expires_at - now))
@@ -458,7 +474,8 @@ impl Cache {
     }
 
     /// The entries, most recent first, stale ones only with `include_stale`; with their TTL and
-    /// age, from which [`Cache::set_aged`] restores them. Counts nothing, changes nothing.
+    /// age, from which [`Cache::set_aged`] restores them; each value a copy, allocated in the
+    /// caller's scope. Counts nothing, changes nothing.
     pub fn entries(&self, include_stale: bool) -> impl Iterator<Item = EntryInfo<'_>> + '_ {
         let now = self.now();
         self.lru.iter().filter_map(move |(k, e)| {
@@ -466,18 +483,19 @@ impl Cache {
             if stale && !include_stale {
                 return None;
             }
-            let (ttl, age) = if e.ttl_ns == 0 {
+            let ttl_ns = e.ttl_ns();
+            let (ttl, age) = if ttl_ns == 0 {
                 (None, Duration::ZERO)
             } else {
-                let start = e.expires_at.saturating_sub(e.ttl_ns);
+                let start = e.expires_at.saturating_sub(ttl_ns);
                 (
-                    Some(Duration::from_nanos(e.ttl_ns)),
+                    Some(Duration::from_nanos(ttl_ns)),
                     Duration::from_nanos(now.saturating_sub(start)),
                 )
             };
             Some(EntryInfo {
                 key: k,
-                value: &e.value,
+                value: e.value().to_value(),
                 ttl,
                 age,
                 stale,
