@@ -2,12 +2,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{agent, files_in, promtool_check, sample};
+use common::{agent, files_in, promtool_check, refuses_soon, sample};
 use ultra_alloc::{Config, Jemalloc, TrackingAllocator};
 use ultra_exporter::file_sd::Registration;
 use ultra_exporter::workload::{Gateway, GatewayOptions, Workload};
@@ -150,23 +150,6 @@ fn close_and_drop_stop_serving_and_free_the_port() {
     assert_eq!(again.local_addr(), addr);
     drop(again);
     assert!(refuses_soon(addr), "dropped server still accepts");
-}
-
-/// Whether `addr` refuses connections within a few seconds. A closed listener refuses at once
-/// in a process of its own; but other tests of this binary spawn `promtool`, and a child forked
-/// while the listener was open holds a duplicate of its descriptor until it execs (close-on-exec),
-/// during which the kernel still completes handshakes. So the check polls, with a deadline.
-fn refuses_soon(addr: SocketAddr) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if TcpStream::connect(addr).is_err() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

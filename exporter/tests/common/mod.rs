@@ -127,6 +127,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether `addr` refuses connections within 5 s. A closed listener refuses at once in a
+/// process of its own; but tests spawn `promtool`, and a child forked while the listener was
+/// open holds a duplicate of its descriptor until it execs (close-on-exec), during which the
+/// kernel still completes handshakes. So the check polls, with a deadline.
+pub fn refuses_soon(addr: SocketAddr) -> bool {
+    poll(Duration::from_secs(5), || {
+        std::net::TcpStream::connect(addr).is_err().then_some(())
+    })
+    .is_some()
+}
+
 /// Polls `f` every 100 ms until it returns `Some` or `deadline` passes.
 pub fn poll<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + deadline;
