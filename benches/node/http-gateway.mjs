@@ -27,7 +27,7 @@ import http from 'node:http'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { announce, args, median, require, ULTRA, writeResults } from './lib/harness.mjs'
-import { jsonDocument } from './lib/inputs.mjs'
+import { jsonDocument, Rng } from './lib/inputs.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const flag = (name, dflt) => {
@@ -107,18 +107,6 @@ function server (variant) {
   srv.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: srv.address().port })))
 }
 
-/** A small seeded PRNG (mulberry32), so both variants see the same request sequences. */
-function prng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** One GET on a keep-alive agent: resolves to the body length, or rejects. */
 function get (agent, port, path) {
   return new Promise((resolve, reject) => {
@@ -141,10 +129,10 @@ async function load (port) {
   const deadline = Date.now() + CONFIG.limitMs
   const t0 = process.hrtime.bigint()
   await Promise.all(Array.from({ length: CONFIG.connections }, async (_, c) => {
-    const rand = prng(c + 1)
+    const rng = new Rng(c + 1)
     for (let i = 0; i < per; i++) {
       if (Date.now() > deadline) throw new Error(`load: not done within ${CONFIG.limitMs} ms`)
-      bytes += await get(agent, port, `/item/${Math.floor(rand() * CONFIG.keys)}`)
+      bytes += await get(agent, port, `/item/${rng.below(CONFIG.keys)}`)
       done++
     }
   }))

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use common::{families_in, promtool_check, sample};
+use common::{check_generated, families_in, promtool_check, sample};
 use ultra_alloc::{Config, Jemalloc, Subsystem, TrackingAllocator};
 use ultra_exporter::workload::{Gateway, GatewayOptions};
 use ultra_exporter::{families, family, Exporter, Kind};
@@ -448,20 +448,7 @@ fn the_node_family_table_is_generated_from_the_families() {
         })
         .collect();
     let generated = format!("{{\n\"families\": [\n{}\n]\n}}\n", rows.join(",\n"));
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/lib/families.json");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == generated {
-        return;
-    }
-    if std::env::var_os("UPDATE_GENERATED").is_some() {
-        std::fs::write(&path, generated).expect("write");
-        return;
-    }
-    panic!(
-        "{} is not what the families table generates: run \
-         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`",
-        path.display()
-    );
+    check_generated("node/lib/families.json", None, &generated);
 }
 
 /// The `cache` label values of the `ultra_cache_hits_total` series, in rendered order.
@@ -608,25 +595,10 @@ fn the_readme_metrics_table_is_the_crate_docs_table() {
         "<!-- metrics-table: generated from the table in exporter/src/lib.rs -->\n",
         "<!-- /metrics-table -->",
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md");
-    let (head, rest) = readme
-        .split_once(start)
-        .expect("README: metrics-table start marker");
-    let (_, tail) = rest
-        .split_once(end)
-        .expect("README: metrics-table end marker");
-    let wanted = format!("{head}{start}{}\n{end}{tail}", table.join("\n"));
-    if readme == wanted {
-        return;
-    }
-    if std::env::var_os("UPDATE_GENERATED").is_some() {
-        std::fs::write(&path, wanted).expect("write README.md");
-        return;
-    }
-    panic!(
-        "README.md's metrics table is not the one of exporter/src/lib.rs: run \
-         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`"
+    check_generated(
+        "README.md",
+        Some((start, end)),
+        &format!("{}\n", table.join("\n")),
     );
 }
 

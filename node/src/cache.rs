@@ -159,12 +159,14 @@ pub fn create_cache(env: Env, [options]: [Val; 1]) -> R<Val> {
     let test_clock = flag(env, options, c"testClock", "options.testClock")?;
     let name_v = raw::get(env, options, c"name")?;
     let inner = match raw::kind(env, name_v)? {
-        Kind::Undefined if test_clock => Inner::Local(Box::new(
-            Cache::with_clock(cache_options, TEST_CLOCK.clone()).map_err(|e| options_error(&e))?,
-        )),
-        Kind::Undefined => Inner::Local(Box::new(
-            Cache::new(cache_options).map_err(|e| options_error(&e))?,
-        )),
+        Kind::Undefined => {
+            let cache = if test_clock {
+                Cache::with_clock(cache_options, TEST_CLOCK.clone())
+            } else {
+                Cache::new(cache_options)
+            };
+            Inner::Local(Box::new(cache.map_err(|e| options_error(&e))?))
+        }
         Kind::String => {
             let units = raw::utf16(env, name_v)?;
             if units.is_empty() || units.len() > MAX_NAME_LENGTH {

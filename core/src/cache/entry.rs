@@ -48,9 +48,7 @@ pub const NODE_BYTES: usize = 2 * std::mem::size_of::<usize>()
 /// under [`EntryWeight::Footprint`](super::EntryWeight::Footprint), the default (see
 /// [`EntryWeight::weight`](super::EntryWeight::weight) for the other weights).
 pub const fn entry_weight(key_len: usize, value_len: usize) -> usize {
-    key_len
-        .saturating_add(value_len)
-        .saturating_add(ENTRY_OVERHEAD)
+    super::EntryWeight::Footprint.weight(key_len, value_len)
 }
 
 /// What the `lru` node holds besides the key: 32 bytes on 64-bit targets, so that a node

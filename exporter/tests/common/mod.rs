@@ -138,6 +138,37 @@ pub fn refuses_soon(addr: SocketAddr) -> bool {
     .is_some()
 }
 
+/// Compares `generated` with the repository file `file` (a path from the repository root) or,
+/// with `markers`, with what stands between its `start` and `end` markers; with
+/// `UPDATE_GENERATED=1` rewrites it instead of failing.
+pub fn check_generated(file: &str, markers: Option<(&str, &str)>, generated: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let wanted = match markers {
+        None => generated.to_owned(),
+        Some((start, end)) => {
+            let (head, rest) = current
+                .split_once(start)
+                .unwrap_or_else(|| panic!("{file}: no marker {start:?}"));
+            let (_, tail) = rest
+                .split_once(end)
+                .unwrap_or_else(|| panic!("{file}: no marker {end:?}"));
+            format!("{head}{start}{generated}{end}{tail}")
+        }
+    };
+    if current == wanted {
+        return;
+    }
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::write(&path, wanted).unwrap_or_else(|e| panic!("write {file}: {e}"));
+        return;
+    }
+    panic!(
+        "{file} is not what the families table generates: run \
+         `UPDATE_GENERATED=1 cargo test -p ultra-exporter --test render`"
+    );
+}
+
 /// Polls `f` every 100 ms until it returns `Some` or `deadline` passes.
 pub fn poll<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + deadline;
